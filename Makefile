@@ -1,0 +1,32 @@
+# cartflow — the two commands a fresh machine needs are `make demo` and `make test`.
+# Both bootstrap uv (into .tools/ when it is not on PATH) and the locked virtualenv.
+
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+SYNC_STAMP := .venv/.synced
+
+.PHONY: demo test bench lint clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(SYNC_STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --all-extras
+	@touch $(SYNC_STAMP)
+
+demo: $(SYNC_STAMP)  ## generate scale-1 Online Retail data, run the pipeline, print the answers
+	$(UV) run cartflow demo --dir demo
+
+test: $(SYNC_STAMP)  ## run the test suite
+	$(UV) run pytest
+
+bench: $(SYNC_STAMP)  ## run benchmarks/ and write docs/benchmarks.md
+	$(UV) run python -m benchmarks
+
+clean:  ## remove the virtualenv, tools and demo project
+	rm -rf .venv .tools demo

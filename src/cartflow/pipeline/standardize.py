@@ -1,0 +1,113 @@
+"""raw → bronze → silver/gold: parse new batches, run the SQLMesh models, reconcile.
+
+Only batches that have not reached silver are read ("pending"), and a run stops loudly
+when any batch breaks `rows(raw) = rows(silver) + rows(quarantine)`.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cartflow.config import FilesSource, Project
+from cartflow.lake.bronze import BronzeError, csv_to_bronze
+from cartflow.lake.storage import Storage
+from cartflow.pipeline.progress import Reporter
+from cartflow.pipeline.state import Manifest, SqliteState
+from cartflow.transform.runner import TransformSettings, reconcile, transform
+
+ENTITIES = ("order_lines",)
+
+
+class ReconciliationError(Exception):
+    """raw ≠ silver + quarantine for a batch: something was lost or doubled."""
+
+
+@dataclass
+class BronzeOutcome:
+    converted: list[Manifest] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # source -> error
+    warnings: list[str] = field(default_factory=list)
+
+
+def to_bronze(project: Project, storage: Storage, state: SqliteState, reporter: Reporter) -> BronzeOutcome:
+    """Convert every landed batch to bronze; a bad file fails its source, not the others."""
+    outcome = BronzeOutcome()
+    landed = state.manifests(status="landed")
+    stage = reporter.stage("bronze", total=len(landed))
+    for m in landed:
+        source = project.config.sources.get(m.source)
+        if source is None or m.source in outcome.failed:
+            stage.advance()
+            continue
+        try:
+            result = _convert(storage, m, source)
+        except BronzeError as exc:
+            outcome.failed[m.source] = str(exc)
+            state.update_manifest(m.source, m.entity, m.batch_id, status="failed")
+            stage.advance()
+            continue
+        outcome.warnings += result.warnings
+        state.update_manifest(m.source, m.entity, m.batch_id, status="bronze", rows=result.rows,
+                              bronze_key=result.key)
+        m.rows, m.bronze_key, m.status = result.rows, result.key, "bronze"
+        outcome.converted.append(m)
+        stage.advance(detail=m.source_file)
+    stage.done()
+    return outcome
+
+
+def _convert(storage: Storage, m: Manifest, source: Any):
+    if isinstance(source, FilesSource):
+        return csv_to_bronze(storage, m.raw_key, source=m.source, entity=m.entity, batch_id=m.batch_id,
+                             source_file=m.source_file, ingested_at=datetime.fromisoformat(m.extracted_at),
+                             options=source.csv)
+    raise BronzeError(f"{m.source}: no bronze converter for source kind {type(source).__name__}")
+
+
+def pending_key(entity: str) -> str:
+    return f"_pipeline/pending/{entity}.parquet"
+
+
+def write_pending(storage: Storage, entity: str, batch_ids: list[str]) -> None:
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"batch_id": pa.array(batch_ids, pa.string())}), buf)
+    storage.write_bytes(pending_key(entity), buf.getvalue())
+
+
+def transform_settings(project: Project, storage: Storage) -> TransformSettings:
+    opts = next((s.csv for s in project.config.sources.values() if isinstance(s, FilesSource)), None)
+    variables: dict[str, Any] = {
+        "currency": project.config.currency.base,
+        "order_date_format": opts.date_format if opts else "%-m/%-d/%Y %-H:%M",
+    }
+    for entity in ENTITIES:
+        variables[f"bronze_{entity}"] = storage.uri(f"bronze/{entity}") + "/*.parquet"
+        variables[f"pending_{entity}"] = storage.uri(pending_key(entity))
+    return TransformSettings(warehouse=project.warehouse_path, variables=variables)
+
+
+def run_models(project: Project, storage: Storage, state: SqliteState, reporter: Reporter) -> list[Manifest]:
+    """Run SQLMesh over the pending batches, reconcile them, and mark them transformed."""
+    pending = state.manifests(status="bronze")
+    if not pending:
+        return []
+    for entity in ENTITIES:
+        write_pending(storage, entity, [m.batch_id for m in pending if m.entity == entity])
+    settings = transform_settings(project, storage)
+    project.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    stage = reporter.stage("silver + gold (SQLMesh)")
+    transform(settings, progress=lambda detail: stage.advance(detail=detail))
+    stage.done()
+    breaks = [r for r in reconcile(settings, [m.batch_id for m in pending]) if not r.ok]
+    if breaks:
+        lines = "; ".join(str(b) for b in breaks)
+        raise ReconciliationError(f"reconciliation break, run stopped before publish: {lines}")
+    for m in pending:
+        state.update_manifest(m.source, m.entity, m.batch_id, status="transformed")
+    return pending

@@ -1,0 +1,171 @@
+/*
+  silver.stg_order_lines: the pending batches' bronze rows, trimmed, typed and classified.
+
+  Every row comes out exactly once, with `reason` NULL when it is good and a reason code
+  when it must go to quarantine; silver.order_lines and silver.quarantine_order_lines
+  split on that column, so bronze = silver + quarantine holds by construction.
+  The rules, their order and their reasons are in docs/data-rules.md.
+*/
+MODEL (
+  name silver.stg_order_lines,
+  kind VIEW,
+  description 'Pending order lines, typed and classified: reason NULL = good row.'
+);
+
+WITH bronze_order_lines AS (
+  SELECT * FROM bronze.order_lines
+),
+
+pending_batches AS (
+  SELECT batch_id FROM bronze.pending_order_line_batches
+),
+
+pending_lines AS (
+  SELECT bronze_order_lines.*
+  FROM bronze_order_lines
+  INNER JOIN pending_batches
+    ON bronze_order_lines._batch_id = pending_batches.batch_id
+),
+
+-- Blank text is no value: '' and '   ' become NULL. Stock codes are case-insensitive
+-- in the source ('85123a' is '85123A'), so they are upper-cased.
+trimmed AS (
+  SELECT
+    NULLIF(TRIM(invoice_no), '') AS invoice_no,
+    UPPER(NULLIF(TRIM(stock_code), '')) AS stock_code,
+    NULLIF(TRIM(description), '') AS description,
+    NULLIF(TRIM(quantity), '') AS quantity_text,
+    NULLIF(TRIM(invoice_date), '') AS invoice_date_text,
+    NULLIF(TRIM(unit_price), '') AS unit_price_text,
+    NULLIF(TRIM(customer_id), '') AS customer_id_text,
+    NULLIF(TRIM(country), '') AS country,
+    invoice_no AS raw_invoice_no,
+    stock_code AS raw_stock_code,
+    description AS raw_description,
+    quantity AS raw_quantity,
+    invoice_date AS raw_invoice_date,
+    unit_price AS raw_unit_price,
+    customer_id AS raw_customer_id,
+    country AS raw_country,
+    _batch_id,
+    _source_file,
+    _source_row,
+    _ingested_at
+  FROM pending_lines
+),
+
+-- TRY_CAST / try_strptime give NULL instead of failing the run; a NULL typed value
+-- next to a non-NULL text is what `unparseable:<field>` means below.
+typed AS (
+  SELECT
+    trimmed.*,
+    TRY_CAST(quantity_text AS INT) AS quantity,
+    TRY_CAST(unit_price_text AS DECIMAL(18, 3)) AS unit_price,
+    @try_strptime(invoice_date_text, @order_date_format) AS invoice_ts,
+    -- CustomerID is an integer; re-exports through a float column write '17850.0'.
+    TRY_CAST(customer_id_text AS DECIMAL(38, 6)) AS customer_id_number,
+    CASE UPPER(SUBSTRING(invoice_no, 1, 1))
+      WHEN 'C' THEN 'cancellation'
+      WHEN 'A' THEN 'adjustment'
+      ELSE 'sale'
+    END AS line_type
+  FROM trimmed
+),
+
+with_customer AS (
+  SELECT
+    typed.*,
+    CASE
+      WHEN customer_id_number IS NOT NULL
+        AND customer_id_number > 0
+        AND customer_id_number = FLOOR(customer_id_number)
+        THEN CAST(CAST(customer_id_number AS BIGINT) AS VARCHAR)
+    END AS customer_id
+  FROM typed
+),
+
+-- An exact copy (all 8 raw columns equal) of an earlier row of the same batch is a
+-- duplicate; the first copy (lowest source row) stays. NULLs compare equal here,
+-- because a window partition groups NULLs together.
+with_duplicates AS (
+  SELECT
+    with_customer.*,
+    ROW_NUMBER() OVER (
+      PARTITION BY
+        _batch_id, raw_invoice_no, raw_stock_code, raw_description, raw_quantity,
+        raw_invoice_date, raw_unit_price, raw_customer_id, raw_country
+      ORDER BY _source_row
+    ) AS copy_number
+  FROM with_customer
+),
+
+-- First rule that applies wins; the order is the one in docs/data-rules.md.
+classified AS (
+  SELECT
+    with_duplicates.*,
+    CASE
+      WHEN invoice_no IS NULL THEN 'missing_field:invoice_no'
+      WHEN stock_code IS NULL THEN 'missing_field:stock_code'
+      WHEN quantity_text IS NULL THEN 'missing_field:quantity'
+      WHEN invoice_date_text IS NULL THEN 'missing_field:invoice_date'
+      WHEN unit_price_text IS NULL THEN 'missing_field:unit_price'
+      WHEN quantity IS NULL THEN 'unparseable:quantity'
+      WHEN unit_price IS NULL THEN 'unparseable:unit_price'
+      WHEN invoice_ts IS NULL THEN 'unparseable:invoice_date'
+      WHEN customer_id_text IS NOT NULL AND customer_id IS NULL THEN 'unparseable:customer_id'
+      WHEN copy_number > 1 THEN 'duplicate_row'
+      WHEN quantity < 0 AND line_type = 'sale' THEN 'stock_note'
+      WHEN quantity = 0 THEN 'zero_quantity'
+      WHEN line_type = 'sale' AND unit_price <= 0 THEN 'non_positive_price_sale'
+      WHEN line_type = 'cancellation' AND quantity > 0 THEN 'cancellation_positive_quantity'
+    END AS reason
+  FROM with_duplicates
+),
+
+with_field AS (
+  SELECT
+    classified.*,
+    CASE
+      WHEN reason LIKE 'missing_field:%' OR reason LIKE 'unparseable:%'
+        THEN SUBSTRING(reason, STRPOS(reason, ':') + 1)
+      WHEN reason IN ('stock_note', 'zero_quantity', 'cancellation_positive_quantity')
+        THEN 'quantity'
+      WHEN reason = 'non_positive_price_sale' THEN 'unit_price'
+    END AS field
+  FROM classified
+)
+
+SELECT
+  invoice_no,
+  stock_code,
+  description,
+  quantity,
+  unit_price,
+  invoice_ts,
+  CAST(invoice_ts AS DATE) AS invoice_date,
+  customer_id,
+  country,
+  line_type,
+  reason,
+  field,
+  CASE field
+    WHEN 'invoice_no' THEN raw_invoice_no
+    WHEN 'stock_code' THEN raw_stock_code
+    WHEN 'quantity' THEN raw_quantity
+    WHEN 'invoice_date' THEN raw_invoice_date
+    WHEN 'unit_price' THEN raw_unit_price
+    WHEN 'customer_id' THEN raw_customer_id
+  END AS raw_value,
+  raw_invoice_no,
+  raw_stock_code,
+  raw_description,
+  raw_quantity,
+  raw_invoice_date,
+  raw_unit_price,
+  raw_customer_id,
+  raw_country,
+  _batch_id,
+  _source_file,
+  _source_row,
+  _ingested_at
+FROM with_field
