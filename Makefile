@@ -22,7 +22,8 @@ $(SYNC_STAMP): uv.lock pyproject.toml | $(UV)
 demo: $(SYNC_STAMP)  ## generate scale-1 Online Retail data, run the pipeline, print the answers
 	$(UV) run cartflow demo --dir demo
 
-test: $(SYNC_STAMP)  ## run the test suite
+test: $(SYNC_STAMP)  ## start the test services (PostgreSQL) and run the test suite
+	bash scripts/test-services.sh
 	$(UV) run pytest
 
 bench: $(SYNC_STAMP)  ## run benchmarks/ and write docs/benchmarks.md

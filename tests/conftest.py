@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from cartflow.config import Project, load_project
@@ -28,3 +30,30 @@ def project(tmp_path: Path) -> Project:
 @pytest.fixture
 def landing(project: Project) -> Path:
     return project.root / "landing" / "online_retail"
+
+
+PG_DSN = os.environ.get("CARTFLOW_TEST_PG_DSN", "postgresql://cartflow:cartflow@127.0.0.1:5432/cartflow_test")
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> str:
+    """The real PostgreSQL that `scripts/test-services.sh` (run by `make test`) started."""
+    try:
+        with psycopg.connect(PG_DSN, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at {PG_DSN} is not reachable ({exc}): run `bash scripts/test-services.sh`, "
+                    "or set CARTFLOW_TEST_PG_DSN")
+    return PG_DSN
+
+
+@pytest.fixture
+def pg_schema(pg_dsn: str, request: pytest.FixtureRequest):
+    """A fresh schema per test, dropped afterwards: tests never see each other's tables."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        conn.execute(f"CREATE SCHEMA {name}")
+    yield name
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")

@@ -80,12 +80,45 @@ class CurrencySection(_Strict):
     base: str = "GBP"
 
 
+class StreamSection(_Strict):
+    """The event log behind `POST /v1/order-lines`, and its consumers."""
+
+    backend: Literal["sqlite", "kafka"] = "sqlite"
+    path: str = ".cartflow/events.db"
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic: str = "cartflow.order-lines"
+    partitions: int = Field(default=4, ge=1)
+    retention_hours: int = Field(default=168, ge=1)
+    raw_flush_rows: int = Field(default=10_000, ge=1)
+    """The raw sink writes a file after this many events, or after `raw_flush_seconds`."""
+    raw_flush_seconds: float = Field(default=5.0, gt=0)
+
+
+class ServingSection(_Strict):
+    """The serving store behind the purchase-history API (DynamoDB's role)."""
+
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    path: str = ".cartflow/serving.db"
+    dsn_env: str = "CARTFLOW_SERVING_DSN"
+
+
+class ApiSection(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    api_key_env: str = "CARTFLOW_API_KEY"
+    max_body_bytes: int = Field(default=5_000_000, ge=1)
+    max_batch: int = Field(default=5_000, ge=1)
+
+
 class ProjectConfig(_Strict):
     project: ProjectSection = Field(default_factory=ProjectSection)
     lake: LakeSection = Field(default_factory=LakeSection)
     warehouse: WarehouseSection = Field(default_factory=WarehouseSection)
     state: StateSection = Field(default_factory=StateSection)
     currency: CurrencySection = Field(default_factory=CurrencySection)
+    stream: StreamSection = Field(default_factory=StreamSection)
+    serving: ServingSection = Field(default_factory=ServingSection)
+    api: ApiSection = Field(default_factory=ApiSection)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 
 

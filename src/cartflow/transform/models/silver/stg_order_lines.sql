@@ -59,7 +59,9 @@ trimmed AS (
 typed AS (
   SELECT
     trimmed.*,
-    TRY_CAST(quantity_text AS INT) AS quantity,
+    -- Via DECIMAL, because TRY_CAST('1.5' AS INT) rounds to 2 in DuckDB: a fractional
+    -- quantity must be unparseable, not silently rounded.
+    TRY_CAST(quantity_text AS DECIMAL(38, 6)) AS quantity_number,
     TRY_CAST(unit_price_text AS DECIMAL(18, 3)) AS unit_price,
     @try_strptime(invoice_date_text, @order_date_format) AS invoice_ts,
     -- CustomerID is an integer; re-exports through a float column write '17850.0'.
@@ -72,9 +74,14 @@ typed AS (
   FROM trimmed
 ),
 
-with_customer AS (
+with_integers AS (
   SELECT
     typed.*,
+    CASE
+      WHEN quantity_number = FLOOR(quantity_number)
+        AND ABS(quantity_number) <= 2147483647
+        THEN CAST(quantity_number AS INT)
+    END AS quantity,
     CASE
       WHEN customer_id_number IS NOT NULL
         AND customer_id_number > 0
@@ -89,14 +96,14 @@ with_customer AS (
 -- because a window partition groups NULLs together.
 with_duplicates AS (
   SELECT
-    with_customer.*,
+    with_integers.*,
     ROW_NUMBER() OVER (
       PARTITION BY
         _batch_id, raw_invoice_no, raw_stock_code, raw_description, raw_quantity,
         raw_invoice_date, raw_unit_price, raw_customer_id, raw_country
       ORDER BY _source_row
     ) AS copy_number
-  FROM with_customer
+  FROM with_integers
 ),
 
 -- First rule that applies wins; the order is the one in docs/data-rules.md.
