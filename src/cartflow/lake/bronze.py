@@ -36,6 +36,9 @@ ORDER_LINE_ALIASES: dict[str, tuple[str, ...]] = {
     "country": ("country",),
 }
 
+#: Bronze columns beyond the source's own: the stream's event id (NULL for file drops).
+OPTIONAL_COLUMNS = ("event_id",)
+
 LINEAGE = pa.schema([
     ("_batch_id", pa.string()),
     ("_source_file", pa.string()),
@@ -55,6 +58,12 @@ class BronzeResult:
     rows: int
     malformed_rows: int
     warnings: list[str] = field(default_factory=list)
+
+
+def bronze_schema() -> pa.Schema:
+    """The order-line bronze schema every converter writes: text columns, then lineage."""
+    fields = [pa.field(c, pa.string()) for c in (*ORDER_LINE_COLUMNS, *OPTIONAL_COLUMNS)]
+    return pa.schema(fields + list(LINEAGE))
 
 
 def bronze_key(entity: str, batch_id: str) -> str:
@@ -131,9 +140,7 @@ def _convert(raw_path: Path, out: Path, *, source: str, source_file: str, batch_
     header = reader.schema.names
     mapping, extra = map_header(header, source, source_file)
     warnings = [f"{source}: {source_file}: extra column {c!r} ignored" for c in extra]
-    schema = pa.schema([(c, pa.string()) for c in ORDER_LINE_COLUMNS]).append(LINEAGE.field(0))
-    for f in list(LINEAGE)[1:]:
-        schema = schema.append(f)
+    schema = bronze_schema()
     rows = last = 0
     taken: set[int] = set()
     with pq.ParquetWriter(out, schema, compression="zstd", compression_level=1) as writer:
@@ -151,11 +158,12 @@ def _convert(raw_path: Path, out: Path, *, source: str, source_file: str, batch_
             last = numbers[-1] if numbers else last
             rows += batch.num_rows
             cols = [batch.column(mapping[c]) for c in ORDER_LINE_COLUMNS]
+            cols += [pa.nulls(batch.num_rows, pa.string())] * len(OPTIONAL_COLUMNS)
             writer.write_table(pa.Table.from_arrays(
                 cols + _lineage(batch_id, source_file, numbers, ingested_at, None), schema=schema))
         if invalid:
             numbers = [line - 1 if line > 0 else rows + i + 1 for i, (line, _) in enumerate(invalid)]
-            empty = [pa.nulls(len(invalid), pa.string())] * len(ORDER_LINE_COLUMNS)
+            empty = [pa.nulls(len(invalid), pa.string())] * (len(ORDER_LINE_COLUMNS) + len(OPTIONAL_COLUMNS))
             errors = [f"malformed row: {msg}" for _, msg in invalid]
             writer.write_table(pa.Table.from_arrays(
                 empty + _lineage(batch_id, source_file, numbers, ingested_at, errors), schema=schema))
