@@ -1,28 +1,38 @@
-"""`cartflow run`: extract → bronze → silver → gold → publish, as one recorded run.
+"""`cartflow run`: extract → bronze → silver → gold → quality → publish, as one recorded run.
 
 A run holds the project lock, records each task in the state store, and ends with an
 honest status: `succeeded`, `partial` (an optional source failed) or `failed`. Nothing is
-published unless every model ran and every batch reconciled.
+published unless every model ran and every batch reconciled. Each source is retried
+with backoff; alerts go out after the lock is released, and never fail the run.
+
+The stages are plain functions over a `RunContext`, so an orchestrator (Airflow,
+`cartflow.orchestrators`) runs exactly the same code one task per stage.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any, Callable
 
 import duckdb
 
-from cartflow.config import FilesSource, Project
-from cartflow.lake.raw import land_file
+from cartflow.config import Project
 from cartflow.lake.storage import Storage, open_storage
-from cartflow.pipeline.lock import RunLock
+from cartflow.pipeline.lock import Holder, RunLock
+from cartflow.pipeline.logs import run_context
 from cartflow.pipeline.progress import QuietReporter, Reporter
-from cartflow.pipeline.standardize import run_models, to_bronze
+from cartflow.pipeline.quality import Breach, check_quality, reconciliation_breach
+from cartflow.pipeline.retry import call_with_retry, policy_for_source
+from cartflow.pipeline.standardize import ReconciliationError, run_models, to_bronze
 from cartflow.pipeline.state import SqliteState, utcnow
 from cartflow.publish.marts import publish
-from cartflow.sources.files import discover
+from cartflow.sources import extract
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,9 +47,44 @@ class RunResult:
     failed_sources: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    batch_ids: list[str] = field(default_factory=list)
+    """Batches this run took through silver and gold."""
+    breaches: list[Breach] = field(default_factory=list)
+    """Data-quality breaches found after reconcile (each one alerts)."""
+    restated: dict[str, Any] | None = None
+    """For `--from/--to`: the date range and the batches it restated."""
+    crashed_run: dict[str, Any] | None = None
+    """A run whose process died holding the lock, recovered (and closed as failed) by this one."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunResult":
+        data = dict(data)
+        data["breaches"] = [Breach(**b) for b in data.get("breaches", [])]
+        return cls(**data)
+
+
+@dataclass
+class RunContext:
+    """What every stage works on: the project, its lake and state, and the run's result so far."""
+
+    project: Project
+    storage: Storage
+    state: SqliteState
+    reporter: Reporter
+    result: RunResult
+    restate: tuple[date, date] | None = None
 
 
 def open_state(project: Project) -> SqliteState:
+    """SQLite by default; PostgreSQL (`[state] backend = "postgres"`) when machines share a lake."""
+    state = project.config.state
+    if state.backend == "postgres":
+        from cartflow.pipeline.pg_state import PostgresState
+
+        return PostgresState.from_env(state.dsn_env, state.schema_)  # type: ignore[return-value]
     return SqliteState(project.state_path)
 
 
@@ -51,48 +96,131 @@ def open_lake(project: Project) -> Storage:
                         access_key_env=lake.access_key_env, secret_key_env=lake.secret_key_env)
 
 
-def run_pipeline(project: Project, *, trigger: str = "manual", reporter: Reporter | None = None) -> RunResult:
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def run_pipeline(project: Project, *, trigger: str = "manual", reporter: Reporter | None = None,
+                 restate: tuple[date, date] | None = None, run_id: str | None = None) -> RunResult:
+    """One whole run under the project lock; `restate=(from, to)` restates that date range."""
     reporter = reporter or QuietReporter()
-    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    run_id = run_id or new_run_id()
     started = time.perf_counter()
-    with RunLock(project.work_dir / "run.lock", run_id) as lock:
-        if lock.recovered:
-            reporter.message(f"recovered a stale lock left by pid {lock.recovered.pid} "
-                             f"(run {lock.recovered.run_id})")
-        state = open_state(project)
-        storage = open_lake(project)
-        state.start_run(run_id, trigger)
-        result = RunResult(run_id=run_id, status="running")
-        try:
-            _stages(project, storage, state, reporter, result)
-        except Exception as exc:  # the run record must say why, whatever failed
-            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
-        result.seconds = round(time.perf_counter() - started, 3)
-        state.finish_run(run_id, result.status, result.error, _stats(result))
-        state.close()
+    with run_context(run_id):
+        with RunLock(project.work_dir / "run.lock", run_id) as lock:
+            state = open_state(project)
+            result = RunResult(run_id=run_id, status="running")
+            try:
+                if lock.recovered:
+                    close_crashed_run(state, lock.recovered, result, reporter)
+                state.start_run(run_id, trigger)
+                log.info("run started", extra={"trigger": trigger, "restate": _range(restate)})
+                try:
+                    ctx = RunContext(project, open_lake(project), state, reporter, result, restate)
+                    run_stages(ctx)
+                except Exception as exc:  # the run record must say why, whatever failed
+                    fail(result, exc)
+                result.seconds = round(time.perf_counter() - started, 3)
+                state.finish_run(run_id, result.status, result.error, _stats(result))
+            finally:
+                state.close()
+        log.log(logging.ERROR if result.status == "failed" else logging.INFO,
+                "run %s in %.1fs", result.status, result.seconds,
+                extra={"status": result.status, "new_batches": result.new_batches, "error": result.error})
+        from cartflow.pipeline.alerts import notify_run  # the lock is released: slow receivers block no run
+
+        notify_run(project, result)
     return result
 
 
-def _stages(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
-            result: RunResult) -> None:
-    timed = _Timer(state, result)
-    with timed("extract"):
-        extract_all(project, storage, state, reporter, result)
-    with timed("bronze"):
-        bronze = to_bronze(project, storage, state, reporter)
-    result.failed_sources.update(bronze.failed)
-    result.warnings += bronze.warnings
-    with timed("transform"):
-        transformed = run_models(project, storage, state, reporter)
-    result.new_batches = len(transformed)
-    required_failed = [s for s in result.failed_sources
-                       if getattr(project.config.sources.get(s), "required", True)]
-    if transformed:
-        with timed("publish"):
-            stage = reporter.stage("publish")
-            publish(project.warehouse_path, storage, progress=lambda name: stage.advance(detail=name))
-            stage.done()
-        result.layer_rows, result.quarantine = layer_counts(project, state)
+def fail(result: RunResult, exc: BaseException) -> None:
+    """Mark the run failed with the error; a reconciliation break is also a quality breach."""
+    result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, RECONCILIATION_ERRORS):
+        result.breaches.append(reconciliation_breach(exc))
+    log.error("run failed: %s", result.error, exc_info=not isinstance(exc, RECONCILIATION_ERRORS))
+
+
+def close_crashed_run(state: SqliteState, holder: Holder, result: RunResult, reporter: Reporter) -> None:
+    """A run died holding the lock: its record still says `running`; say `failed`, honestly."""
+    message = (f"process {holder.pid} on {holder.host} died while running (lock taken {holder.started_at}); "
+               f"its stale lock was recovered by run {result.run_id}")
+    reporter.message(f"recovered a stale lock left by pid {holder.pid} (run {holder.run_id})")
+    log.warning("recovered a stale lock: %s", message, extra={"crashed_run": holder.run_id})
+    result.warnings.append(f"run {holder.run_id or '?'}: {message}")
+    result.crashed_run = {"run_id": holder.run_id, "pid": holder.pid, "host": holder.host,
+                          "started_at": holder.started_at}
+    previous = state.run(holder.run_id) if holder.run_id else None
+    if previous and previous["status"] == "running":
+        state.finish_run(previous["run_id"], "failed", message, {})
+
+
+def run_stages(ctx: RunContext) -> None:
+    timed = _Timer(ctx.state, ctx.result)
+    for name, stage in STAGES:
+        if name == "publish" and not ctx.result.batch_ids:
+            continue
+        with timed(name):
+            stage(ctx)
+    settle_status(ctx)
+
+
+def stage_extract(ctx: RunContext) -> None:
+    extract_all(ctx.project, ctx.storage, ctx.state, ctx.reporter, ctx.result)
+
+
+def stage_bronze(ctx: RunContext) -> None:
+    bronze = to_bronze(ctx.project, ctx.storage, ctx.state, ctx.reporter)
+    ctx.result.failed_sources.update(bronze.failed)
+    ctx.result.warnings += bronze.warnings
+
+
+def stage_transform(ctx: RunContext) -> None:
+    """silver + gold over the pending batches, then reconcile (raises on a break)."""
+    if ctx.restate:
+        from cartflow.pipeline.backfill import restate_range
+
+        ctx.result.restated = restate_range(ctx.project, ctx.storage, ctx.state, ctx.reporter, *ctx.restate)
+        ctx.result.batch_ids = list(ctx.result.restated["batches"])
+    else:
+        ctx.result.batch_ids = [m.batch_id for m in run_models(ctx.project, ctx.storage, ctx.state, ctx.reporter)]
+    ctx.result.new_batches = len(ctx.result.batch_ids)
+
+
+def stage_quality(ctx: RunContext) -> None:
+    """Quarantine share of the new rows and freshness of every source; a breach alerts, never fails."""
+    try:
+        breaches = check_quality(ctx.project, ctx.state, ctx.result.batch_ids)
+    except Exception as exc:  # noqa: BLE001 - a broken check is a warning, not a failed run
+        ctx.result.warnings.append(f"quality checks could not run: {type(exc).__name__}: {exc}")
+        log.warning("quality checks could not run: %s", exc)
+        return
+    for b in breaches:
+        log.warning("data-quality breach (%s): %s", b.check, b.message, extra={"check": b.check})
+        ctx.result.warnings.append(f"quality: {b.message}")
+    ctx.result.breaches += breaches
+
+
+def stage_publish(ctx: RunContext) -> None:
+    stage = ctx.reporter.stage("publish")
+    publish(ctx.project.warehouse_path, ctx.storage, progress=lambda name: stage.advance(detail=name))
+    stage.done()
+    ctx.result.layer_rows, ctx.result.quarantine = layer_counts(ctx.project, ctx.state)
+
+
+STAGES: tuple[tuple[str, Callable[[RunContext], None]], ...] = (
+    ("extract", stage_extract),
+    ("bronze", stage_bronze),
+    ("transform", stage_transform),
+    ("quality", stage_quality),
+    ("publish", stage_publish),
+)
+
+
+def settle_status(ctx: RunContext) -> None:
+    """succeeded / partial (an optional source failed) / failed (a required one did)."""
+    result, sources = ctx.result, ctx.project.config.sources
+    required_failed = [s for s in result.failed_sources if getattr(sources.get(s), "required", True)]
     if required_failed:
         result.status = "failed"
         result.error = "; ".join(result.failed_sources[s] for s in required_failed)
@@ -105,39 +233,40 @@ def _stages(project: Project, storage: Storage, state: SqliteState, reporter: Re
 
 def extract_all(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
                 result: RunResult) -> int:
-    """Land every new file of every enabled source in raw; a failing source does not stop the others."""
+    """Land every new file of every enabled source in raw, each source retried with backoff.
+
+    A failing source does not stop the others. Retrying is safe: a batch already landed
+    (same content hash) is not landed again.
+    """
     landed = 0
     for name, source in project.config.sources.items():
         if not source.enabled:
             continue
         started = utcnow()
         t0 = time.perf_counter()
-        try:
-            n = _extract_source(project, storage, state, reporter, name, source, result.run_id)
-        except Exception as exc:
-            result.failed_sources[name] = f"{name}: {exc}"
-            state.record_task(result.run_id, f"extract:{name}", "failed", started_at=started,
-                              seconds=time.perf_counter() - t0, error=str(exc))
+
+        def on_retry(attempt: int, exc: BaseException, wait: float, name: str = name) -> None:
+            log.warning("source %s failed (attempt %d), retrying in %.1fs: %s", name, attempt, wait, exc,
+                        extra={"source": name, "attempt": attempt})
+            reporter.message(f"source {name}: attempt {attempt} failed ({exc}); retrying in {wait:.1f}s")
+
+        outcome = call_with_retry(
+            lambda name=name, source=source: extract(project, storage, state, reporter, name, source, result.run_id),
+            policy_for_source(project, name), on_retry=on_retry)
+        seconds = time.perf_counter() - t0
+        if not outcome.ok:
+            result.failed_sources[name] = f"{name}: {outcome.error} (after {outcome.attempts} attempt(s))"
+            log.error("source %s failed after %d attempt(s): %s", name, outcome.attempts, outcome.error,
+                      extra={"source": name, "attempts": outcome.attempts})
+            state.record_task(result.run_id, f"extract:{name}", "failed", started_at=started, seconds=seconds,
+                              attempts=outcome.attempts, error=str(outcome.error))
             continue
+        n = outcome.value or 0
         landed += n
-        state.record_task(result.run_id, f"extract:{name}", "succeeded", started_at=started,
-                          seconds=time.perf_counter() - t0, rows=n)
+        log.info("source %s: %d new batch(es)", name, n, extra={"source": name, "attempts": outcome.attempts})
+        state.record_task(result.run_id, f"extract:{name}", "succeeded", started_at=started, seconds=seconds,
+                          rows=n, attempts=outcome.attempts)
     return landed
-
-
-def _extract_source(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
-                    name: str, source: Any, run_id: str) -> int:
-    if not isinstance(source, FilesSource):
-        raise NotImplementedError(f"source kind {source.kind!r} is not supported yet")
-    files = discover(project, name, source)
-    stage = reporter.stage(f"extract {name}", total=len(files))
-    new = 0
-    for path in files:
-        if land_file(storage, state, source=name, entity=source.entity, path=path, run_id=run_id):
-            new += 1
-        stage.advance(detail=path.name)
-    stage.done(f"{new} new file(s)")
-    return new
 
 
 def layer_counts(project: Project, state: SqliteState) -> tuple[dict[str, int], dict[str, int]]:
@@ -160,10 +289,25 @@ def layer_counts(project: Project, state: SqliteState) -> tuple[dict[str, int], 
     return layers, reasons
 
 
+def _range(restate: tuple[date, date] | None) -> str | None:
+    return f"{restate[0]}..{restate[1]}" if restate else None
+
+
 def _stats(result: RunResult) -> dict[str, Any]:
     return {"new_batches": result.new_batches, "stage_seconds": result.stage_seconds,
             "layer_rows": result.layer_rows, "quarantine": result.quarantine,
-            "failed_sources": result.failed_sources, "warnings": result.warnings}
+            "failed_sources": result.failed_sources, "warnings": result.warnings,
+            "breaches": [asdict(b) for b in result.breaches], "restated": result.restated,
+            "crashed_run": result.crashed_run}
+
+
+def _reconciliation_errors() -> tuple[type[BaseException], ...]:
+    from cartflow.transform import runner
+
+    return (ReconciliationError,) + ((runner.ReconciliationError,) if hasattr(runner, "ReconciliationError") else ())
+
+
+RECONCILIATION_ERRORS = _reconciliation_errors()
 
 
 class _Timer:
@@ -182,10 +326,13 @@ class _Timed:
 
     def __enter__(self) -> None:
         self.started, self.t0 = utcnow(), time.perf_counter()
+        log.debug("stage %s started", self.name, extra={"stage": self.name})
 
     def __exit__(self, exc_type, exc, tb) -> None:
         seconds = round(time.perf_counter() - self.t0, 3)
         self.timer.result.stage_seconds[self.name] = seconds
+        log.info("stage %s %s in %.2fs", self.name, "failed" if exc else "done", seconds,
+                 extra={"stage": self.name, "seconds": seconds})
         self.timer.state.record_task(self.timer.result.run_id, self.name,
                                      "failed" if exc else "succeeded", started_at=self.started,
                                      seconds=seconds, error=str(exc) if exc else None)
