@@ -11,6 +11,8 @@ import pytest
 from cartflow.config import Project, load_project
 from cartflow.scaffold import init_project
 
+pytest_plugins = ["conftest_s3"]  # the S3 server fixtures (SeaweedFS)
+
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 
 

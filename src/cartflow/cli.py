@@ -78,21 +78,65 @@ def generate_online_retail(
                   f"in {time.perf_counter() - t0:.1f}s")
 
 
+LogFormatOpt = Annotated[Optional[str], typer.Option(
+    "--log-format", help="Logs on stderr: text, or json (JSON lines with the run id, no progress bars). "
+                         "Default: \\[logging] format in cartflow.toml.")]
+
+
 @app.command()
-def run(project: ProjectOpt = Path(".")) -> None:
-    """Run the pipeline: extract → bronze → silver → gold → publish, only for new batches."""
+def run(
+    project: ProjectOpt = Path("."),
+    date_from: Annotated[Optional[str], typer.Option(
+        "--from", help="Backfill: restate order lines dated from this day (YYYY-MM-DD, inclusive) through "
+                       "SQLMesh restatement; use with --to. Idempotent.")] = None,
+    date_to: Annotated[Optional[str], typer.Option("--to", help="Backfill: last day to restate (inclusive).")] = None,
+    log_format: LogFormatOpt = None,
+) -> None:
+    """Run the pipeline: extract → bronze → silver → gold → quality → publish, only for new batches.
+
+    With --from/--to, also restate that date range (see docs/operations.md: SQLMesh rebuilds the
+    unique-key models in full, so the cost grows with the history, not the range).
+
+    Exit codes: 0 succeeded or partial, 1 failed, 2 bad arguments/config, 3 another run holds the lock.
+    """
+    from cartflow.pipeline.backfill import BackfillError, parse_range
     from cartflow.pipeline.lock import LockHeld
     from cartflow.pipeline.run import run_pipeline
 
     proj = _project(project)
+    fmt = _logging(proj, log_format)
     try:
-        with BarReporter() as reporter:
-            result = run_pipeline(proj, reporter=reporter)
+        restate = parse_range(date_from, date_to)
+    except BackfillError as exc:
+        _fail(str(exc), 2)
+    try:
+        with _reporter(fmt) as reporter:
+            result = run_pipeline(proj, reporter=reporter, restate=restate)
     except LockHeld as exc:
         _fail(str(exc), 3)
     _print_result(result)
     if result.status == "failed":
         raise typer.Exit(1)
+
+
+def _logging(proj, log_format: Optional[str]) -> str:
+    """Structured logs per [logging], the CLI flag winning; returns the format in force."""
+    from cartflow.pipeline.logs import setup_project_logging
+
+    if log_format not in (None, "text", "json"):
+        _fail(f"--log-format {log_format!r}: allowed values are text, json", 2)
+    fmt = log_format or proj.config.logging.format
+    setup_project_logging(proj, fmt, quiet_console=True)
+    return fmt
+
+
+def _reporter(fmt: str):
+    """Progress bars for people (text logs); nothing but JSON lines on stderr for machines."""
+    from contextlib import nullcontext
+
+    from cartflow.pipeline.progress import QuietReporter
+
+    return BarReporter() if fmt == "text" else nullcontext(QuietReporter())
 
 
 def _print_result(result) -> None:
@@ -107,6 +151,10 @@ def _print_result(result) -> None:
     if result.quarantine:
         console.print(table("Quarantine by reason", ["reason", "rows"],
                             [(k, f"{v:,}") for k, v in result.quarantine.items()]))
+    if getattr(result, "restated", None):
+        r = result.restated
+        console.print(f"restated {r['from'] or r['reason']}..{r['to'] or ''}: {len(r['batches'])} batch(es) selected; "
+                      f"silver and gold rebuilt from all {r['rebuilt_from_batches']} batch(es)")
     colour = {"succeeded": "green", "partial": "yellow"}.get(result.status, "red")
     console.print(f"run {result.run_id}: [{colour}]{result.status}[/] — {result.new_batches} new batch(es) "
                   f"in {result.seconds:.1f}s ({', '.join(f'{k} {v:.1f}s' for k, v in result.stage_seconds.items())})")
@@ -143,13 +191,14 @@ def sql(
 ) -> None:
     """Ad-hoc SQL over the published marts (the Athena role); never touches the warehouse."""
     from cartflow.pipeline.run import open_lake
+    from cartflow.lake.s3 import LakeAccessError
     from cartflow.serving.sql import QueryError, query, to_csv, to_json
 
     if fmt not in ("table", "csv", "json"):
         _fail(f"--format {fmt!r}: allowed values are table, csv, json")
     try:
         columns, rows = query(open_lake(_project(project)), statement)
-    except QueryError as exc:
+    except (QueryError, LakeAccessError) as exc:
         _fail(str(exc))
     if fmt == "csv":
         typer.echo(to_csv(columns, rows), nl=False)
@@ -188,13 +237,19 @@ def _run_row(r: dict) -> tuple:
 
 @app.command()
 def runs(
-    run_id: Annotated[Optional[str], typer.Argument(help="Show one run's tasks (an id or its prefix).")] = None,
+    run_id: Annotated[Optional[str], typer.Argument(
+        help="Show one run's tasks (an id or its prefix); `runs show ID` works too.")] = None,
+    show_id: Annotated[Optional[str], typer.Argument(help="The run id, after `show`.", show_default=False)] = None,
     project: ProjectOpt = Path("."),
     limit: Annotated[int, typer.Option(help="How many runs to list.")] = 20,
 ) -> None:
-    """List runs, or show one run's tasks with status, timings, rows and errors."""
+    """List runs, or show one run's tasks with status, timings, rows, attempts and errors."""
     from cartflow.pipeline.run import open_state
 
+    if run_id == "show":
+        if not show_id:
+            _fail("`cartflow runs show ID`: give the run id (or a prefix); `cartflow runs` lists them", 2)
+        run_id = show_id
     state = open_state(_project(project))
     try:
         if run_id is None:
@@ -211,8 +266,390 @@ def runs(
         console.print(table("Tasks", ["task", "status", "seconds", "rows", "attempts", "error"],
                             [(t["task"], t["status"], t["seconds"], t["rows"], t["attempts"], t["error"] or "")
                              for t in run["tasks"]]))
+        stats = json.loads(run["stats"]) if run.get("stats") else {}
+        for w in stats.get("warnings", []):
+            console.print(f"[yellow]warning:[/] {w}")
+        if stats.get("restated"):
+            r = stats["restated"]
+            console.print(f"restated {r.get('from') or r.get('reason')}..{r.get('to') or ''}: "
+                          f"{len(r.get('batches', []))} batch(es); rebuilt from {r.get('rebuilt_from_batches')}")
     finally:
         state.close()
+
+
+@app.command()
+def catalog(
+    project: ProjectOpt = Path("."),
+    fmt: FormatOpt = "table",
+    ddl: Annotated[Optional[str], typer.Option("--ddl", help="Print DDL for the published marts: athena or trino.")] = None,
+    database: Annotated[Optional[str], typer.Option(help="Database/schema for --ddl (default: the project name).")] = None,
+    trino_catalog: Annotated[str, typer.Option("--trino-catalog", help="Trino catalog (Hive connector) for --ddl trino.")] = "hive",
+    location: Annotated[Optional[str], typer.Option(help="For --ddl: the lake root the engine reads (a copied lake), e.g. s3://bucket/prefix.")] = None,
+) -> None:
+    """Every table in every layer (schema, partitions, rows, location); --ddl for Athena/Trino."""
+    from cartflow.lake.s3 import LakeAccessError
+    from cartflow.pipeline.run import open_lake, open_state
+    from cartflow.publish.catalog import build_catalog, database_name
+    from cartflow.publish.catalog import ddl as make_ddl
+    from cartflow.publish.ddl import DIALECTS, DdlError
+
+    if ddl is not None and ddl not in DIALECTS:
+        _fail(f"--ddl {ddl!r}: allowed values are {', '.join(DIALECTS)}")
+    if fmt not in ("table", "json"):
+        _fail(f"--format {fmt!r}: allowed values are table, json")
+    proj = _project(project)
+    state = open_state(proj)
+    try:
+        tables = build_catalog(proj, open_lake(proj), state)
+    except LakeAccessError as exc:
+        _fail(str(exc))
+    finally:
+        state.close()
+    if ddl is not None:
+        if not any(t.layer == "published" for t in tables):
+            _fail("no published marts yet: run `cartflow run` first")
+        try:
+            typer.echo(make_ddl(tables, ddl, database or database_name(proj), catalog=trino_catalog,  # type: ignore[arg-type]
+                                location=location), nl=False)
+        except DdlError as exc:
+            _fail(str(exc))
+        return
+    if fmt == "json":
+        typer.echo(json.dumps([t.as_dict() for t in tables], indent=2))
+        return
+    if not tables:
+        console.print("the catalog is empty: drop files into the landing inbox and run `cartflow run`")
+        return
+    console.print(table(f"{len(tables)} table(s)", ["layer", "table", "rows", "partitions", "location"],
+                        [(t.layer, t.name, "" if t.rows is None else f"{t.rows:,}", _partitions(t.partitions),
+                          t.location + (f"\n{t.note}" if t.note else "")) for t in tables]))
+    console.print("[bold]Schemas[/]")
+    for t in tables:
+        columns = ", ".join(f"{n} [dim]{ty}[/]" for n, ty in t.columns) or f"[dim]{t.format}[/]"
+        console.print(f"  [bold]{t.layer}.{t.name}[/]: {columns}", highlight=False)
+
+
+def _partitions(values: list[str]) -> str:
+    if len(values) <= 3:
+        return ", ".join(values)
+    return f"{len(values)}: {values[0]} … {values[-1]}"
+
+
+@app.command()
+def serve(
+    project: ProjectOpt = Path("."),
+    host: Annotated[Optional[str], typer.Option(help="Address to bind (default: \\[api] host, 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default: \\[api] port, 8000).")] = None,
+    consumers: Annotated[bool, typer.Option("--consumers/--no-consumers",
+                                            help="Run the raw and serving sinks in this process too.")] = True,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Run the API: POST /v1/order-lines, purchase history, /v1/health, /metrics, docs at /docs.
+
+    Writes need the X-API-Key header. The key is in the env var that \\[api] api_key_env names
+    (CARTFLOW_API_KEY by default); several comma-separated keys allow rotation.
+    """
+    from rich.markup import escape
+
+    from cartflow.api.server import serve as run_server
+    from cartflow.serving.store import StoreError
+    from cartflow.stream.log import LogUnavailable
+
+    try:
+        run_server(_project(project), host=host, port=port, consumers=consumers, workers=workers,
+                   access_log=access_log)
+    except (LogUnavailable, StoreError) as exc:
+        _fail(escape(str(exc)))
+
+
+@app.command()
+def consume(
+    project: ProjectOpt = Path("."),
+    only: Annotated[Optional[str], typer.Option(help="Run one sink only: raw or serving.")] = None,
+) -> None:
+    """Run the stream consumers alone: raw NDJSON files in the lake, and the serving store.
+
+    Offsets are committed only after each write is durable; Ctrl-C flushes and commits first.
+    """
+    from rich.markup import escape
+
+    from cartflow.serving.store import StoreError
+    from cartflow.stream.log import LogUnavailable
+    from cartflow.stream.service import SINKS, run_consumers
+
+    if only is not None and only not in SINKS:
+        _fail(f"--only {only!r}: allowed values are {', '.join(SINKS)}")
+    try:
+        run_consumers(_project(project), which=(only,) if only else SINKS, report=console.print)
+    except (LogUnavailable, StoreError) as exc:
+        _fail(escape(str(exc)))
+
+
+@app.command()
+def send(
+    file: Annotated[Path, typer.Argument(help="Online Retail CSV (the Kaggle export: latin-1).", exists=True,
+                                         dir_okay=False)],
+    url: Annotated[str, typer.Option(help="The API's base URL (or the full /v1/order-lines URL).")]
+    = "http://127.0.0.1:8000",
+    batch: Annotated[int, typer.Option(min=1, help="Order lines per request (at most \\[api] max_batch).")] = 500,
+    rate: Annotated[Optional[float], typer.Option(help="At most this many lines per second (default: no limit).")]
+    = None,
+    api_key: Annotated[Optional[str], typer.Option(envvar="CARTFLOW_API_KEY", show_envvar=True,
+                                                   help="Sent as X-API-Key.")] = None,
+    retries: Annotated[int, typer.Option(min=0, help="Retries per batch on 5xx, 429, timeouts, refused connections.")]
+    = 8,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer.")] = 30.0,
+    encoding: Annotated[str, typer.Option(help="The CSV's text encoding.")] = "latin-1",
+    limit: Annotated[Optional[int], typer.Option(help="Send only the first N rows.")] = None,
+) -> None:
+    """Replay a CSV into the API as the storefront did: rows as JSON, in batches, with retries.
+
+    A retried batch never doubles a line: event ids derive from each line's content.
+    """
+    from rich.markup import escape
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from cartflow.stream.send import SendAborted, send_file
+
+    with Progress(TextColumn("sending"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[rows]:,} lines"),
+                  TimeRemainingColumn(), console=err_console) as progress:
+        task = progress.add_task("send", total=file.stat().st_size, rows=0)
+        try:
+            summary = send_file(file, url, api_key, batch=batch, rate=rate, retries=retries, timeout=timeout,
+                                encoding=encoding, limit=limit,
+                                on_progress=lambda done, rows: progress.update(task, completed=done, rows=rows))
+        except (SendAborted, ValueError) as exc:
+            progress.stop()
+            _fail(escape(str(exc)))
+    for line in summary.errors[:20]:
+        err_console.print(f"[red]failed:[/] {escape(line)}")
+    console.print(table(f"Sent {file.name} to {url}", ["", ""], [
+        ("lines read", f"{summary.rows:,}"), ("requests", f"{summary.batches:,} (batches of {batch})"),
+        ("accepted", f"{summary.accepted:,}"), ("rejected (dead letter)", f"{summary.rejected:,}"),
+        ("failed (not acknowledged)", f"{summary.failed_rows:,}"), ("retries", f"{summary.retries:,}"),
+        ("seconds", f"{summary.seconds:.1f}"), ("accepted lines/s", f"{summary.rate:,.0f}")]))
+    if summary.rejected:
+        console.print("rejected lines are in the dead letter: `cartflow dlq list stream` shows them with their reasons")
+    if summary.failed_rows:
+        raise typer.Exit(1)
+
+
+# -- operations: scheduler, watch, dead letters, alerts (docs/operations.md) ----------------
+def _stop_event():
+    """A threading.Event set by the first SIGINT/SIGTERM (a run in progress finishes first)."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        err_console.print("stopping after the current step (Ctrl-C again to abort)")
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
+@app.command()
+def scheduler(
+    project: ProjectOpt = Path("."),
+    once: Annotated[bool, typer.Option("--once", help="Run the jobs due now, then exit (for system cron or CI).")]
+    = False,
+    list_jobs: Annotated[bool, typer.Option("--list", help="Show each job's cron, last and next run; run nothing.")]
+    = False,
+    log_format: LogFormatOpt = None,
+) -> None:
+    """Run the pipeline on the cron schedules of \\[schedule.jobs] until stopped (Ctrl-C or SIGTERM).
+
+    Missed runs (the scheduler was down) are skipped but the latest, unless catchup = true.
+    """
+    from cartflow.pipeline.lock import LockHeld
+    from cartflow.pipeline.schedule import Scheduler, serve
+
+    proj = _project(project)
+    if list_jobs:
+        sched = Scheduler(proj)
+        try:
+            rows = [(n, c, last.isoformat() if last else "never", nxt.isoformat()) for n, c, last, nxt in sched.upcoming()]
+        finally:
+            sched.close()
+        if not rows:
+            console.print("no jobs: add [schedule.jobs.<name>] cron = \"0 2 * * *\" to cartflow.toml")
+            return
+        console.print(table("Schedules", ["job", "cron", "last run", "next run (UTC)"], rows))
+        return
+    _logging(proj, log_format or "text")
+    try:
+        fired = serve(proj, _stop_event(), once=once)
+    except LockHeld as exc:
+        _fail(str(exc), 3)
+    for f in fired:
+        console.print(f"{f.job} @ {f.at.isoformat()}: {f.status} {f.run_id or ''}"
+                      + (f" (skipped {len(f.skipped)} missed)" if f.skipped else ""))
+
+
+@app.command()
+def watch(
+    project: ProjectOpt = Path("."),
+    debounce: Annotated[Optional[float], typer.Option(
+        help="Seconds without new or growing files before a run starts (default: \\[watch] debounce_seconds).")]
+    = None,
+    poll: Annotated[Optional[float], typer.Option(help="Seconds between looks at the inboxes (\\[watch] poll_seconds).")]
+    = None,
+    max_runs: Annotated[Optional[int], typer.Option(help="Stop after this many runs (default: run until stopped).")]
+    = None,
+    log_format: LogFormatOpt = None,
+) -> None:
+    """Start a run whenever files land in a `files` source's inbox (debounced; each file taken once)."""
+    from cartflow.pipeline.watch import watch as watch_inboxes
+
+    proj = _project(project)
+    _logging(proj, log_format or "text")
+
+    def on_run(r) -> None:
+        console.print(f"run {r.run_id}: {r.status} for {len(r.trigger_files)} file(s)")
+
+    try:
+        watch_inboxes(proj, _stop_event(), poll_seconds=poll, debounce_seconds=debounce, max_runs=max_runs,
+                      on_run=on_run)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+
+
+dlq_app = typer.Typer(help="Dead letters: list, inspect and replay what failed — quarantined rows, stream "
+                           "rejects, rejected files.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+QueueArg = Annotated[str, typer.Argument(help="Which queue: quarantine, stream or files.")]
+
+
+def _queue(name: str):
+    from cartflow.pipeline.dlq import DlqError, provider
+
+    try:
+        return provider(name)
+    except DlqError as exc:
+        _fail(str(exc), 2)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    queue: Annotated[Optional[str], typer.Argument(help="quarantine, stream or files (all when omitted).")] = None,
+    project: ProjectOpt = Path("."),
+    limit: Annotated[int, typer.Option(help="How many items to list per queue, newest first.")] = 20,
+    reason: Annotated[Optional[str], typer.Option(help="Only reasons starting with this, e.g. unparseable:.")] = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Counts by reason and the latest items of each dead-letter queue, with their replay status."""
+    from cartflow.pipeline.dlq import as_json, providers
+
+    if fmt not in ("table", "json"):
+        _fail(f"--format {fmt!r}: allowed values are table, json", 2)
+    proj = _project(project)
+    chosen = {queue: _queue(queue)} if queue else providers()
+    if fmt == "json":
+        typer.echo(as_json([i for p in chosen.values() for i in p.list(proj, limit=limit, reason=reason)]))
+        return
+    for name, p in chosen.items():
+        counts = p.counts(proj)
+        if not counts:
+            console.print(f"[green]{name}[/]: empty ({p.description})")
+            continue
+        console.print(table(f"{name}: {sum(counts.values()):,} item(s) — {p.description}", ["reason", "items"],
+                            [(k, f"{v:,}") for k, v in counts.items()]))
+        items = p.list(proj, limit=limit, reason=reason)
+        console.print(table(f"{name}: latest {len(items)}", ["id", "reason", "status", "source", "at", "summary"],
+                            [(i.id, i.reason, i.status, i.source, (i.at or "")[:19], i.summary[:90]) for i in items]))
+    console.print("inspect one: `cartflow dlq show QUEUE ID`; replay after a fix: `cartflow dlq replay QUEUE ...`")
+
+
+@dlq_app.command("show")
+def dlq_show(queue: QueueArg, item_id: Annotated[str, typer.Argument(help="The item id (or a unique prefix).")],
+             project: ProjectOpt = Path(".")) -> None:
+    """One dead letter in full: the record as received, why it failed, where it came from, replays."""
+    from cartflow.pipeline.dlq import DlqError
+
+    p, proj = _queue(queue), _project(project)
+    try:
+        item = p.show(proj, item_id)
+    except DlqError as exc:
+        _fail(str(exc), 2)
+    if item is None:
+        _fail(f"no single {queue} item {item_id!r}: `cartflow dlq list {queue}` shows the ids")
+    typer.echo(json.dumps(item.__dict__, indent=2, default=str, ensure_ascii=False))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    queue: QueueArg,
+    ids: Annotated[Optional[list[str]], typer.Argument(help="Item ids to replay (see `dlq list`).")] = None,
+    all_items: Annotated[bool, typer.Option("--all", help="Replay every pending item of the queue.")] = False,
+    reason: Annotated[Optional[str], typer.Option(help="Replay the items whose reason starts with this.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be replayed; change nothing.")] = False,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Replay dead letters after a fix; idempotent (a replayed item is never applied twice)."""
+    from cartflow.pipeline.dlq import DlqError
+    from cartflow.pipeline.lock import LockHeld
+
+    if not ids and not all_items and not reason:
+        _fail("say what to replay: item ids, --reason PREFIX, or --all", 2)
+    p, proj = _queue(queue), _project(project)
+    _logging(proj, None)
+    try:
+        result = p.replay(proj, list(ids or []) or None, reason=reason, dry_run=dry_run)
+    except LockHeld as exc:
+        _fail(str(exc), 3)
+    except DlqError as exc:
+        _fail(escape(str(exc)))
+    for m in result.messages:
+        console.print(m)
+    console.print(f"{queue}: {result.selected} selected, {result.replayed} replayed, {result.skipped} already "
+                  f"replayed before, {result.failed} still rejected" + (" (dry run)" if dry_run else "")
+                  + (f" — run {result.run_id}" if result.run_id else ""))
+
+
+alerts_app = typer.Typer(help="Alerts: the alert log, and a test alert to check webhook/email settings.",
+                         no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("list")
+def alerts_list(project: ProjectOpt = Path("."),
+                limit: Annotated[int, typer.Option(help="How many of the latest alerts.")] = 20) -> None:
+    """The latest alerts from the local alert log, with how each delivery went."""
+    from cartflow.pipeline.alerts import read_alert_log
+
+    entries = read_alert_log(_project(project), limit)
+    if not entries:
+        console.print("no alerts yet")
+        return
+    console.print(table("Alerts", ["at", "kind", "run", "title", "deliveries"],
+                        [(e["at"][:19], e["kind"], e.get("run_id") or "", e["title"],
+                          ", ".join(f"{d['sink']} {'ok' if d['ok'] else 'FAILED'}" for d in e["deliveries"]) or "log")
+                         for e in entries]))
+
+
+@alerts_app.command("test")
+def alerts_test(project: ProjectOpt = Path(".")) -> None:
+    """Send a test alert to every configured receiver; exit 1 if any delivery failed."""
+    from cartflow.pipeline.alerts import Alert, alerter_for
+
+    proj = _project(project)
+    _logging(proj, None)
+    alert = Alert("test", "info", "cartflow test alert", "If you can read this, alerts reach you.",
+                  proj.config.project.name)
+    deliveries = alerter_for(proj).notify(alert)
+    for d in deliveries:
+        console.print(f"{d.sink}: {'[green]delivered[/]' if d.ok else '[red]failed[/]'} after {d.attempts} attempt(s)"
+                      + (f" — {d.error}" if d.error else ""))
+    if not deliveries:
+        console.print("no receivers configured: add [alerts.webhook] or [alerts.email]; the alert is in the alert log")
+    if any(not d.ok for d in deliveries):
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

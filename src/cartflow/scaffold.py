@@ -53,6 +53,66 @@ delimiter = ","
 quote = '"'
 date_format = "%-m/%-d/%Y %-H:%M"   # 12/1/2010 8:26
 decimal = "."               # "," for the semicolon re-export with decimal commas
+
+# --- Operations (docs/operations.md) -------------------------------------------------
+# Every section below is optional; the values shown are the defaults unless noted.
+
+# Retries of each source's extraction: exponential backoff with jitter.
+# [retries]
+# attempts = 3                # tries in all, the first included
+# backoff_seconds = 2.0       # doubled for each retry, capped at max_backoff_seconds
+# max_backoff_seconds = 60.0
+# jitter = 0.5                # share of each wait that is random
+# [retries.sources.online_retail]
+# attempts = 5                # one source's own policy
+
+# Cron schedules for `cartflow scheduler` (times in `timezone`).
+# [schedule]
+# timezone = "UTC"
+# catchup = false             # after downtime: run once for the latest missed time (true: run every missed time)
+# max_catchup_runs = 24
+# [schedule.jobs.nightly]
+# cron = "0 2 * * *"          # 02:00 every day
+# catchup = true              # per-job override
+
+# `cartflow watch`: start a run when files land in a files source's inbox.
+# [watch]
+# poll_seconds = 2.0
+# debounce_seconds = 5.0      # run once nothing new arrived for this long...
+# max_wait_seconds = 60.0     # ...or at the latest this long after the first new file
+
+# Alerts: always appended to the alert log; also sent to a webhook and/or by email.
+# [alerts]
+# on_failure = true
+# on_partial = true
+# on_success = false
+# on_quality = true           # quarantine share, freshness, reconciliation breaks
+# log = ".cartflow/alerts.jsonl"
+# delivery_attempts = 3
+# [alerts.webhook]            # Slack incoming webhook, or any JSON receiver
+# url_env = "CARTFLOW_ALERT_WEBHOOK_URL"   # the env var holding the URL (or: url = "https://...")
+# format = "slack"            # or "json": the whole alert as JSON
+# [alerts.email]
+# host = "smtp.example.com"
+# port = 587
+# starttls = true
+# from_addr = "cartflow@example.com"
+# to = ["data-team@example.com"]
+# username_env = "CARTFLOW_SMTP_USER"
+# password_env = "CARTFLOW_SMTP_PASSWORD"
+
+# Data-quality checks after each run (a breach alerts; it does not fail the run).
+# [quality]
+# quarantine_max_share = 0.05 # alert when more than 5% of a run's new rows are quarantined
+# quarantine_min_rows = 100   # ...judged on runs with at least this many rows
+# freshness_max_hours = 26    # alert when a source's newest data is older (default: off)
+# freshness_basis = "arrival" # or "event": the newest invoice time
+
+# Structured logs: stderr, plus a JSON-lines file with the run id on every line.
+# [logging]
+# format = "text"             # or "json"
+# level = "INFO"
+# file = ".cartflow/logs/cartflow.jsonl"
 '''
 
 

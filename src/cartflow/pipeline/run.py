@@ -15,8 +15,7 @@ import logging
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import date
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import duckdb
 
@@ -31,6 +30,9 @@ from cartflow.pipeline.standardize import ReconciliationError, run_models, to_br
 from cartflow.pipeline.state import SqliteState, utcnow
 from cartflow.publish.marts import publish
 from cartflow.sources import extract
+
+if TYPE_CHECKING:
+    from cartflow.pipeline.backfill import Restatement
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ class RunContext:
     state: SqliteState
     reporter: Reporter
     result: RunResult
-    restate: tuple[date, date] | None = None
+    restate: "Restatement | None" = None
 
 
 def open_state(project: Project) -> SqliteState:
@@ -101,8 +103,8 @@ def new_run_id() -> str:
 
 
 def run_pipeline(project: Project, *, trigger: str = "manual", reporter: Reporter | None = None,
-                 restate: tuple[date, date] | None = None, run_id: str | None = None) -> RunResult:
-    """One whole run under the project lock; `restate=(from, to)` restates that date range."""
+                 restate: "Restatement | None" = None, run_id: str | None = None) -> RunResult:
+    """One whole run under the project lock; `restate` restates a date range (or given batches)."""
     reporter = reporter or QuietReporter()
     run_id = run_id or new_run_id()
     started = time.perf_counter()
@@ -180,7 +182,7 @@ def stage_transform(ctx: RunContext) -> None:
     if ctx.restate:
         from cartflow.pipeline.backfill import restate_range
 
-        ctx.result.restated = restate_range(ctx.project, ctx.storage, ctx.state, ctx.reporter, *ctx.restate)
+        ctx.result.restated = restate_range(ctx.project, ctx.storage, ctx.state, ctx.reporter, ctx.restate)
         ctx.result.batch_ids = list(ctx.result.restated["batches"])
     else:
         ctx.result.batch_ids = [m.batch_id for m in run_models(ctx.project, ctx.storage, ctx.state, ctx.reporter)]
@@ -289,8 +291,8 @@ def layer_counts(project: Project, state: SqliteState) -> tuple[dict[str, int], 
     return layers, reasons
 
 
-def _range(restate: tuple[date, date] | None) -> str | None:
-    return f"{restate[0]}..{restate[1]}" if restate else None
+def _range(restate: "Restatement | None") -> str | None:
+    return restate.describe() if restate else None
 
 
 def _stats(result: RunResult) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cartflow.config import FilesSource, Project
+from cartflow.config import FilesSource, Project, StreamSection
 from cartflow.lake.bronze import BronzeError, csv_to_bronze
 from cartflow.lake.storage import Storage
 from cartflow.pipeline.progress import Reporter
@@ -42,6 +42,8 @@ def to_bronze(project: Project, storage: Storage, state: SqliteState, reporter: 
     stage = reporter.stage("bronze", total=len(landed))
     for m in landed:
         source = project.config.sources.get(m.source)
+        if source is None and m.source == project.config.stream.source:
+            source = project.config.stream  # batches the stream's raw sink landed
         if source is None or m.source in outcome.failed:
             stage.advance()
             continue
@@ -67,6 +69,12 @@ def _convert(storage: Storage, m: Manifest, source: Any):
         return csv_to_bronze(storage, m.raw_key, source=m.source, entity=m.entity, batch_id=m.batch_id,
                              source_file=m.source_file, ingested_at=datetime.fromisoformat(m.extracted_at),
                              options=source.csv)
+    if isinstance(source, StreamSection):
+        from cartflow.lake.bronze_json import ndjson_to_bronze
+
+        return ndjson_to_bronze(storage, m.raw_key, source=m.source, entity=m.entity, batch_id=m.batch_id,
+                                source_file=m.source_file, ingested_at=datetime.fromisoformat(m.extracted_at),
+                                date_format=source.invoice_date_format)
     raise BronzeError(f"{m.source}: no bronze converter for source kind {type(source).__name__}")
 
 

@@ -2,18 +2,25 @@
 
 Every extractor lands what it received in the raw zone (`cartflow.lake.raw`) and returns
 how many new batches it landed. A batch already seen (same content hash) is not landed twice.
+
+* `files` (`files.py`): CSV / JSON / NDJSON in a directory or glob, and the lake's landing inbox.
+* `http` (`http.py`): a paginated REST JSON API; one batch per page.
+* `postgres` (`postgres.py`): a table or query, full or incremental; one Parquet batch per extract.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cartflow.config import FilesSource, Project
+from cartflow.config import FilesSource, HttpSource, PostgresSource, Project
 from cartflow.lake.raw import land_file
 from cartflow.lake.storage import Storage
 from cartflow.pipeline.progress import Reporter
 from cartflow.pipeline.state import SqliteState
-from cartflow.sources.files import discover
+from cartflow.sources.errors import SourceError
+from cartflow.sources.files import discover, inbox_keys, take_inbox
+
+__all__ = ["extract", "SourceError"]
 
 
 def extract(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
@@ -21,17 +28,31 @@ def extract(project: Project, storage: Storage, state: SqliteState, reporter: Re
     """Land every new batch of one source in raw; raise on failure (the run records it)."""
     if isinstance(source, FilesSource):
         return _extract_files(project, storage, state, reporter, name, source, run_id)
+    if isinstance(source, HttpSource):
+        from cartflow.sources.http import extract_http
+
+        return extract_http(storage, state, reporter, name, source, run_id).landed
+    if isinstance(source, PostgresSource):
+        from cartflow.sources.postgres import extract_postgres
+
+        return extract_postgres(storage, state, reporter, name, source, run_id).landed
     raise NotImplementedError(f"source {name!r}: kind {source.kind!r} has no extractor")
 
 
 def _extract_files(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
                    name: str, source: FilesSource, run_id: str) -> int:
-    files = discover(project, name, source)
+    inbox = source.inbox and bool(inbox_keys(storage, name))
+    files = [] if inbox and not project.resolve(source.path).exists() else discover(project, name, source)
     stage = reporter.stage(f"extract {name}", total=len(files))
     new = 0
     for path in files:
         if land_file(storage, state, source=name, entity=source.entity, path=path, run_id=run_id):
             new += 1
         stage.advance(detail=path.name)
+    if source.inbox:
+        taken = take_inbox(storage, state, name, source, run_id)
+        new += taken.landed
+        for file, reason in taken.rejected.items():
+            reporter.message(f"source {name}: rejected {file} (moved to landing/{name}/rejected/): {reason}")
     stage.done(f"{new} new file(s)")
     return new

@@ -9,6 +9,8 @@ the generator of each engine then writes its own function.
 from __future__ import annotations
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.time import format_time
 
 from sqlmesh import macro
 
@@ -17,12 +19,20 @@ from sqlmesh import macro
 def try_strptime(evaluator, value: exp.Expression, fmt: exp.Expression) -> exp.Expression:
     """Parse ``value`` as a timestamp with a strftime ``fmt``; NULL when it does not parse.
 
-    Written as ``TRY_STRPTIME`` in DuckDB, sqlglot sees an unknown function and copies it
-    to Spark verbatim. ``StrToTime(safe=True)`` is understood by every generator:
-    DuckDB writes ``TRY_STRPTIME``, Spark writes ``TO_TIMESTAMP`` with the format
-    translated (``%-m/%-d/%Y %-H:%M`` -> ``M/d/yyyy H:mm``).
+    ``TRY_STRPTIME`` is unknown to sqlglot (it would be copied to Spark verbatim), and
+    SQLMesh caches rendered queries as DuckDB text, so the expression built here must
+    survive a DuckDB round trip: ``TRY(STRPTIME(v, fmt))`` does, and sqlglot writes it
+    for Spark as ``TO_TIMESTAMP(v, 'M/d/yyyy H:mm')`` (format translated), which returns
+    NULL on bad input only while ``spark.sql.ansi.enabled`` is false. When the macro
+    runs against a Spark engine it emits ``TRY_TO_TIMESTAMP`` instead, NULL either way.
     """
-    return exp.StrToTime(this=value, format=fmt, safe=True)
+    adapter = evaluator.locals.get("engine_adapter")
+    engine = getattr(adapter, "dialect", None)
+    if engine in ("spark", "databricks") and isinstance(fmt, exp.Literal):
+        target = Dialect.get_or_raise(engine)
+        java_format = format_time(fmt.this, target.INVERSE_TIME_MAPPING, target.INVERSE_TIME_TRIE)
+        return exp.Anonymous(this="TRY_TO_TIMESTAMP", expressions=[value, exp.Literal.string(java_format)])
+    return exp.Try(this=exp.StrToTime(this=value, format=fmt))
 
 
 @macro()

@@ -140,10 +140,10 @@ current_history AS (
 ),
 
 previous_history AS (
-  SELECT gold.dim_customer.*
-  FROM gold.dim_customer
+  SELECT existing.*
+  FROM gold.dim_customer AS existing
   INNER JOIN touched_customers
-    ON gold.dim_customer.customer_id = touched_customers.customer_id
+    ON existing.customer_id = touched_customers.customer_id
 ),
 
 superseded AS (

@@ -125,9 +125,9 @@ current_history AS (
 ),
 
 previous_history AS (
-  SELECT gold.dim_product.*
-  FROM gold.dim_product
-  INNER JOIN touched_products ON gold.dim_product.stock_code = touched_products.stock_code
+  SELECT existing.*
+  FROM gold.dim_product AS existing
+  INNER JOIN touched_products ON existing.stock_code = touched_products.stock_code
 ),
 
 -- See gold.dim_customer: a version whose start moved keeps its row, with an empty range.

@@ -27,15 +27,15 @@ WITH pending_batches AS (
 ),
 
 touched_invoices AS (
-  SELECT DISTINCT gold.fct_order_line.invoice_no
-  FROM gold.fct_order_line
-  INNER JOIN pending_batches ON gold.fct_order_line._batch_id = pending_batches.batch_id
+  SELECT DISTINCT fact_lines.invoice_no
+  FROM gold.fct_order_line AS fact_lines
+  INNER JOIN pending_batches ON fact_lines._batch_id = pending_batches.batch_id
 ),
 
 order_lines AS (
-  SELECT gold.fct_order_line.*
-  FROM gold.fct_order_line
-  INNER JOIN touched_invoices ON gold.fct_order_line.invoice_no = touched_invoices.invoice_no
+  SELECT fact_lines.*
+  FROM gold.fct_order_line AS fact_lines
+  INNER JOIN touched_invoices ON fact_lines.invoice_no = touched_invoices.invoice_no
 ),
 
 first_lines AS (

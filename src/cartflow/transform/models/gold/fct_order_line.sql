@@ -31,9 +31,9 @@ WITH pending_batches AS (
 ),
 
 order_lines AS (
-  SELECT silver.order_lines.*
-  FROM silver.order_lines
-  INNER JOIN pending_batches ON silver.order_lines._batch_id = pending_batches.batch_id
+  SELECT silver_lines.*
+  FROM silver.order_lines AS silver_lines
+  INNER JOIN pending_batches ON silver_lines._batch_id = pending_batches.batch_id
 ),
 
 customers AS (

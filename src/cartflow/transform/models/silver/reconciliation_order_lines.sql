@@ -25,25 +25,24 @@ WITH pending_batches AS (
 ),
 
 bronze_rows AS (
-  SELECT bronze.order_lines._batch_id, COUNT(*) AS bronze_rows
-  FROM bronze.order_lines
-  INNER JOIN pending_batches ON bronze.order_lines._batch_id = pending_batches.batch_id
-  GROUP BY bronze.order_lines._batch_id
+  SELECT bronze_lines._batch_id, COUNT(*) AS bronze_rows
+  FROM bronze.order_lines AS bronze_lines
+  INNER JOIN pending_batches ON bronze_lines._batch_id = pending_batches.batch_id
+  GROUP BY bronze_lines._batch_id
 ),
 
 silver_rows AS (
-  SELECT silver.order_lines._batch_id, COUNT(*) AS silver_rows
-  FROM silver.order_lines
-  INNER JOIN pending_batches ON silver.order_lines._batch_id = pending_batches.batch_id
-  GROUP BY silver.order_lines._batch_id
+  SELECT silver_lines._batch_id, COUNT(*) AS silver_rows
+  FROM silver.order_lines AS silver_lines
+  INNER JOIN pending_batches ON silver_lines._batch_id = pending_batches.batch_id
+  GROUP BY silver_lines._batch_id
 ),
 
 quarantine_rows AS (
-  SELECT silver.quarantine_order_lines._batch_id, COUNT(*) AS quarantine_rows
-  FROM silver.quarantine_order_lines
-  INNER JOIN pending_batches
-    ON silver.quarantine_order_lines._batch_id = pending_batches.batch_id
-  GROUP BY silver.quarantine_order_lines._batch_id
+  SELECT quarantine_lines._batch_id, COUNT(*) AS quarantine_rows
+  FROM silver.quarantine_order_lines AS quarantine_lines
+  INNER JOIN pending_batches ON quarantine_lines._batch_id = pending_batches.batch_id
+  GROUP BY quarantine_lines._batch_id
 )
 
 SELECT

@@ -1,0 +1,77 @@
+"""The dashboard's filter (date range and countries) and the SQL it becomes.
+
+One place turns a filter into a WHERE clause, so every panel filters the same way. The
+values are written as SQL literals, not bound parameters: binding any Python parameter
+makes DuckDB import pandas (seconds on a first request), and a validated `date` and a
+quote-doubled string are safe literals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Iterable
+
+
+class FilterError(ValueError):
+    """A filter value that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Inclusive invoice-date range and a set of countries; empty means everything."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    countries: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_all(self) -> bool:
+        """True when nothing is filtered: panels can then read the marts as published."""
+        return self.date_from is None and self.date_to is None and not self.countries
+
+    def where(self, date_col: str = "invoice_date", country_col: str = "country") -> str:
+        """A SQL condition over the two columns; `TRUE` when nothing is filtered."""
+        clauses: list[str] = []
+        if self.date_from is not None:
+            clauses.append(f"{date_col} >= DATE '{self.date_from.isoformat()}'")
+        if self.date_to is not None:
+            clauses.append(f"{date_col} <= DATE '{self.date_to.isoformat()}'")
+        if self.countries:
+            clauses.append(f"{country_col} IN ({', '.join(sql_string(c) for c in self.countries)})")
+        return " AND ".join(clauses) or "TRUE"
+
+    def key(self) -> tuple:
+        """Hashable identity, for caching answers."""
+        return (self.date_from, self.date_to, tuple(sorted(self.countries)))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"from": self.date_from.isoformat() if self.date_from else None,
+                "to": self.date_to.isoformat() if self.date_to else None,
+                "countries": list(self.countries)}
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal: quotes doubled, so the value can never end the literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _date(value: str | None, name: str) -> date | None:
+    if value is None or value.strip() == "":
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise FilterError(f"{name}={value!r}: expected a date as YYYY-MM-DD") from None
+
+
+def parse_filter(date_from: str | None = None, date_to: str | None = None,
+                 countries: Iterable[str] | str | None = None) -> Filter:
+    """Build a Filter from query-string values (`country` repeats, one name each)."""
+    start, end = _date(date_from, "from"), _date(date_to, "to")
+    if start and end and start > end:
+        raise FilterError(f"from={start} is after to={end}")
+    if isinstance(countries, str):
+        countries = [countries]
+    names = [c.strip() for c in countries or [] if c.strip()]
+    return Filter(start, end, tuple(sorted(set(names))))

@@ -1,0 +1,190 @@
+"""The embedded serving store: one SQLite file (WAL), amounts as integer thousandths.
+
+SQLite has no DECIMAL, so money is stored as exact integers of 0.001 (DECIMAL(18,3)'s
+scale) and summed as integers: no float ever touches an amount. Readers get a
+connection per thread, so API reads never wait for the serving sink's writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Sequence
+
+from cartflow.pipeline.state import utcnow
+from cartflow.serving.store import (CustomerPage, CustomerTotals, Invoice, InvoiceSummary, ServingLine, StoreError,
+                                    decode_cursor, encode_cursor, summarise)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS order_lines (
+    line_id TEXT PRIMARY KEY,
+    invoice_no TEXT NOT NULL,
+    stock_code TEXT NOT NULL,
+    description TEXT,
+    quantity INTEGER NOT NULL,
+    unit_price TEXT NOT NULL,
+    invoice_ts TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    country TEXT,
+    line_type TEXT NOT NULL,
+    gross_milli INTEGER NOT NULL,
+    return_milli INTEGER NOT NULL,
+    net_milli INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    source TEXT NOT NULL,
+    event_id TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS order_lines_by_invoice ON order_lines (invoice_no, stock_code, line_id);
+CREATE TABLE IF NOT EXISTS invoices (
+    customer_id TEXT NOT NULL,
+    invoice_no TEXT NOT NULL,
+    invoice_ts TEXT NOT NULL,
+    country TEXT,
+    line_type TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    lines INTEGER NOT NULL,
+    items INTEGER NOT NULL,
+    gross_milli INTEGER NOT NULL,
+    return_milli INTEGER NOT NULL,
+    net_milli INTEGER NOT NULL,
+    PRIMARY KEY (customer_id, invoice_no)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS invoices_newest ON invoices (customer_id, invoice_ts DESC, invoice_no DESC);
+"""
+
+_LINE_COLUMNS = ("line_id, invoice_no, stock_code, description, quantity, unit_price, invoice_ts, customer_id, "
+                 "country, line_type, gross_milli, return_milli, net_milli, currency, source, event_id")
+
+
+def _milli(d: Decimal) -> int:
+    return int(d.scaleb(3).to_integral_value())
+
+
+def _money(m: int | None) -> Decimal:
+    return Decimal(m or 0).scaleb(-3)
+
+
+def _ts(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+class SqliteStore:
+    backend = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        try:
+            self._db().executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"serving store {path}: {exc}: check [serving] path") from exc
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            self._local.db = db
+            self._connections.append(db)
+        return db
+
+    def upsert(self, lines: Sequence[ServingLine]) -> int:
+        if not lines:
+            return 0
+        now = utcnow()
+        rows = [(ln.line_id, ln.invoice_no, ln.stock_code, ln.description, ln.quantity, str(ln.unit_price),
+                 _ts(ln.invoice_ts), ln.customer_id, ln.country, ln.line_type, _milli(ln.gross_amount),
+                 _milli(ln.return_amount), _milli(ln.net_amount), ln.currency, ln.source, ln.event_id, now)
+                for ln in lines]
+        invoices = json.dumps(sorted({ln.invoice_no for ln in lines}))
+        db = self._db()
+        with self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    f"INSERT INTO order_lines ({_LINE_COLUMNS}, updated_at) VALUES ({','.join('?' * 17)}) "
+                    "ON CONFLICT (line_id) DO UPDATE SET " + ", ".join(
+                        f"{c}=excluded.{c}" for c in _LINE_COLUMNS.split(", ")[1:] + ["updated_at"]), rows)
+                db.execute("DELETE FROM invoices WHERE invoice_no IN (SELECT value FROM json_each(?))", (invoices,))
+                db.execute(
+                    "INSERT INTO invoices SELECT customer_id, invoice_no, MIN(invoice_ts), MIN(country), "
+                    "MIN(line_type), MIN(currency), COUNT(*), SUM(quantity), SUM(gross_milli), SUM(return_milli), "
+                    "SUM(net_milli) FROM order_lines WHERE invoice_no IN (SELECT value FROM json_each(?)) "
+                    "GROUP BY customer_id, invoice_no", (invoices,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    def invoice(self, invoice_no: str) -> Invoice | None:
+        rows = self._db().execute(
+            f"SELECT {_LINE_COLUMNS} FROM order_lines WHERE invoice_no=? ORDER BY stock_code, line_id",
+            (invoice_no,)).fetchall()
+        if not rows:
+            return None
+        items = [_line(r) for r in rows]
+        return Invoice(summary=summarise(items), items=items)
+
+    def customer_invoices(self, customer_id: str, limit: int = 20, cursor: str | None = None) -> CustomerPage | None:
+        db = self._db()
+        t = db.execute("SELECT COUNT(*), SUM(lines), SUM(items), SUM(gross_milli), SUM(return_milli), "
+                       "SUM(net_milli), MIN(invoice_ts), MAX(invoice_ts) FROM invoices WHERE customer_id=?",
+                       (customer_id,)).fetchone()
+        if not t[0]:
+            return None
+        totals = CustomerTotals(invoices=t[0], lines=t[1], items=t[2], gross_amount=_money(t[3]),
+                                return_amount=_money(t[4]), net_amount=_money(t[5]),
+                                first_invoice_ts=datetime.fromisoformat(t[6]),
+                                last_invoice_ts=datetime.fromisoformat(t[7]))
+        sql, params = "SELECT * FROM invoices WHERE customer_id=?", [customer_id]
+        if cursor:
+            ts, invoice_no = decode_cursor(cursor)
+            sql += " AND (invoice_ts < ? OR (invoice_ts = ? AND invoice_no < ?))"
+            params += [_ts(ts), _ts(ts), invoice_no]
+        sql += " ORDER BY invoice_ts DESC, invoice_no DESC LIMIT ?"
+        rows = db.execute(sql, [*params, limit + 1]).fetchall()
+        page = [_summary(r) for r in rows[:limit]]
+        nxt = encode_cursor(page[-1].invoice_ts, page[-1].invoice_no) if len(rows) > limit else None
+        return CustomerPage(customer_id=customer_id, totals=totals, invoices=page, next_cursor=nxt)
+
+    def count_lines(self) -> int:
+        return self._db().execute("SELECT COUNT(*) FROM order_lines").fetchone()[0]
+
+    def line_ids(self) -> list[str]:
+        return [r[0] for r in self._db().execute("SELECT line_id FROM order_lines ORDER BY line_id")]
+
+    def ping(self) -> None:
+        try:
+            self._db().execute("SELECT 1 FROM invoices LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"serving store {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        for db in self._connections:
+            db.close()
+        self._connections.clear()
+        self._local = threading.local()
+
+
+def _line(r: tuple[Any, ...]) -> ServingLine:
+    return ServingLine(line_id=r[0], invoice_no=r[1], stock_code=r[2], description=r[3], quantity=r[4],
+                       unit_price=Decimal(r[5]), invoice_ts=datetime.fromisoformat(r[6]), customer_id=r[7],
+                       country=r[8], line_type=r[9], gross_amount=_money(r[10]), return_amount=_money(r[11]),
+                       net_amount=_money(r[12]), currency=r[13], source=r[14], event_id=r[15])
+
+
+def _summary(r: tuple[Any, ...]) -> InvoiceSummary:
+    return InvoiceSummary(customer_id=r[0], invoice_no=r[1], invoice_ts=datetime.fromisoformat(r[2]), country=r[3],
+                          line_type=r[4], currency=r[5], lines=r[6], items=r[7], gross_amount=_money(r[8]),
+                          return_amount=_money(r[9]), net_amount=_money(r[10]))
+

@@ -1,0 +1,246 @@
+"""Order-line records as the storefront sends them: body parsing, validation, event ids.
+
+A record has the Online Retail fields (InvoiceNo, StockCode, Description, Quantity,
+InvoiceDate, UnitPrice, CustomerID, Country) and an optional `event_id`. Validation is
+structural: a record that cannot become a bronze row (missing field, a quantity that is
+not a whole number, a date that does not parse) is rejected with one error per field;
+business rules (stock notes, zero prices) stay in silver, where they are quarantined with
+the CSV lines' reasons. Accepted records become events with every value as text, in a
+canonical JSON form: those bytes are what the log, the raw zone and bronze all hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from cartflow.stream.log import OutgoingEvent
+
+FIELDS = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country")
+REQUIRED = ("InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice")
+MAX_LENGTH = {"InvoiceNo": 32, "StockCode": 32, "Description": 1000, "Country": 100, "InvoiceDate": 40,
+              "Quantity": 20, "UnitPrice": 30, "CustomerID": 20}
+_EVENT_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+_INTEGER = re.compile(r"^[+-]?\d+(\.0*)?$")
+DEFAULT_DATE_FORMAT = "%-m/%-d/%Y %-H:%M"
+
+
+class BodyError(Exception):
+    """The request body as a whole cannot be read (not JSON, not NDJSON, no records)."""
+
+
+@dataclass
+class Rejected:
+    index: int
+    reason: str
+    errors: list[dict[str, Any]]
+    raw: str
+    line: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "reason": self.reason, "errors": self.errors}
+        if self.line is not None:
+            out["line"] = self.line
+        return out
+
+
+@dataclass
+class Parsed:
+    events: list[OutgoingEvent] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def split_body(body: bytes, content_type: str = "") -> list[tuple[int | None, Any]]:
+    """Records of a JSON array, a single JSON object, or NDJSON, each with its NDJSON line number.
+
+    A malformed NDJSON line is returned as a `_Malformed` item, so it is rejected on its own
+    and the other lines still count; a malformed JSON array fails the whole body.
+    """
+    text = _decode(body)
+    stripped = text.lstrip()
+    if not stripped:
+        raise BodyError("the body is empty: send a JSON array of order lines, or NDJSON (one per line)")
+    ndjson = "ndjson" in content_type or "jsonlines" in content_type or "json-seq" in content_type
+    if stripped[0] == "[" and not ndjson:
+        try:
+            items = json.loads(text, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            raise BodyError(f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
+                            "send a JSON array of order lines, or NDJSON (one JSON object per line)") from None
+        return [(None, item) for item in items]
+    if stripped[0] == "{" and not ndjson:
+        try:
+            return [(None, json.loads(text, parse_float=Decimal))]
+        except json.JSONDecodeError:
+            pass  # more than one object: NDJSON
+    out: list[tuple[int | None, Any]] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append((number, json.loads(line, parse_float=Decimal)))
+        except json.JSONDecodeError as exc:
+            out.append((number, _Malformed(line, f"not valid JSON: {exc.msg} at column {exc.colno}")))
+    if not out:
+        raise BodyError("the body holds no records: send a JSON array of order lines, or NDJSON")
+    return out
+
+
+@dataclass
+class _Malformed:
+    text: str
+    message: str
+
+
+def _decode(body: bytes) -> str:
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BodyError(f"the body is not UTF-8 (byte {exc.start}): JSON must be sent as UTF-8; "
+                        "`cartflow send` converts the latin-1 Kaggle CSV for you") from None
+
+
+def parse_records(items: list[tuple[int | None, Any]], date_format: str = DEFAULT_DATE_FORMAT) -> Parsed:
+    """Validate every record; valid ones become events, the others carry per-field errors."""
+    parsed = Parsed()
+    for index, (line, item) in enumerate(items):
+        if isinstance(item, _Malformed):
+            parsed.rejected.append(Rejected(index, "malformed_json", [{"field": None, "message": item.message}],
+                                            item.text, line))
+            continue
+        if not isinstance(item, dict):
+            parsed.rejected.append(Rejected(
+                index, "not_an_object",
+                [{"field": None, "message": f"expected a JSON object with {', '.join(REQUIRED)}, "
+                                            f"got {type(item).__name__}"}], _dump(item), line))
+            continue
+        values, errors = validate(item, date_format)
+        if errors:
+            parsed.rejected.append(Rejected(index, errors[0]["code"], errors, _dump(item), line))
+            continue
+        parsed.events.append(to_event(values))
+    return parsed
+
+
+def validate(record: dict[str, Any], date_format: str = DEFAULT_DATE_FORMAT) -> tuple[dict[str, str | None], list[dict[str, Any]]]:
+    """Canonical text values, and one error per bad field (`code` is `<problem>:<field>`)."""
+    errors: list[dict[str, Any]] = []
+    values: dict[str, str | None] = {}
+
+    def bad(name: str, problem: str, message: str) -> None:
+        value = record.get(name)
+        errors.append({"field": name, "code": f"{problem}:{name}", "message": message,
+                       "value": value if isinstance(value, (str, int, type(None))) else str(value)})
+
+    for name in record:
+        if name not in FIELDS and name != "event_id":
+            bad(name, "unknown_field", f"unknown field (allowed: {', '.join(FIELDS)}, event_id)")
+    for name in FIELDS:
+        raw = record.get(name)
+        if isinstance(raw, bool) or isinstance(raw, (list, dict)):
+            bad(name, "invalid", "must be a string or a number")
+            continue
+        text = _text(raw)
+        if text is None or not text.strip():
+            if name in REQUIRED:
+                bad(name, "missing_field", "required")
+            values[name] = None if text is None or name in REQUIRED else text
+            continue
+        if len(text) > MAX_LENGTH[name]:
+            bad(name, "too_long", f"at most {MAX_LENGTH[name]} characters")
+            continue
+        problem = _check(name, text, date_format)
+        if problem:
+            bad(name, "invalid", problem)
+        values[name] = text
+    event_id = record.get("event_id")
+    if event_id is not None and (not isinstance(event_id, str) or not _EVENT_ID.match(event_id)):
+        errors.append({"field": "event_id", "code": "invalid:event_id", "value": str(event_id),
+                       "message": "1-128 characters of A-Z a-z 0-9 . _ : @ / + = -"})
+    values["event_id"] = event_id or derive_event_id(values)
+    return values, errors
+
+
+def _check(name: str, text: str, date_format: str) -> str | None:
+    if name == "Quantity" and not _INTEGER.match(text.strip()):
+        return "must be a whole number (negative for cancellations)"
+    if name == "UnitPrice":
+        try:
+            price = Decimal(text.strip())
+        except InvalidOperation:
+            return "must be a decimal number such as 2.55"
+        if not price.is_finite():
+            return "must be a finite decimal number"
+        if price.as_tuple().exponent < -3:  # type: ignore[operator]
+            return "at most 3 decimal places (prices are DECIMAL(18,3))"
+    if name == "CustomerID":
+        if not _INTEGER.match(text.strip()) or Decimal(text.strip()) <= 0:
+            return "must be a positive whole number, or null/absent for a guest"
+    if name == "InvoiceDate" and parse_invoice_date(text, date_format) is None:
+        example = datetime(2010, 12, 1, 8, 26).strftime(date_format)
+        return f"not a date: use {example!r} ({date_format}) or ISO 8601 such as '2010-12-01T08:26:00'"
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _dump(item: Any) -> str:
+    return json.dumps(item, ensure_ascii=False, default=str)
+
+
+def derive_event_id(values: dict[str, str | None]) -> str:
+    """The same line content always gets the same id, so a client's retry is not a second event.
+
+    Two lines with identical content in every field are one event: silver treats such
+    copies as duplicates too (`duplicate_row`).
+    """
+    payload = json.dumps([values.get(f) for f in FIELDS], ensure_ascii=False, separators=(",", ":"))
+    return "ol-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def to_event(values: dict[str, str | None]) -> OutgoingEvent:
+    """The canonical JSON of an accepted record; partition key = InvoiceNo."""
+    body = {"event_id": values["event_id"], **{f: values.get(f) for f in FIELDS}}
+    value = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return OutgoingEvent(key=str(values["InvoiceNo"]).encode("utf-8"), value=value, event_id=str(values["event_id"]))
+
+
+def strptime_format(date_format: str) -> str:
+    """`%-m/%-d/%Y` (DuckDB/glibc) as Python's strptime spells it (it accepts unpadded numbers)."""
+    return date_format.replace("%-", "%")
+
+
+_KAGGLE_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2})$")
+
+
+def parse_invoice_date(text: str, date_format: str = DEFAULT_DATE_FORMAT) -> datetime | None:
+    """The project's date format first, then ISO 8601; aware times become naive UTC."""
+    text = text.strip()
+    if date_format == DEFAULT_DATE_FORMAT and (m := _KAGGLE_DATE.match(text)):
+        month, day, year, hour, minute = map(int, m.groups())  # strptime is 10x slower on the hot path
+        try:
+            return datetime(year, month, day, hour, minute)
+        except ValueError:
+            return None
+    try:
+        return datetime.strptime(text, strptime_format(date_format))
+    except ValueError:
+        pass
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(timezone.utc).replace(tzinfo=None)
+    return ts

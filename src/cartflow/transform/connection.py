@@ -1,0 +1,42 @@
+"""SQLMesh's DuckDB connection, plus a setup hook run on every cursor it opens.
+
+Why: on an s3:// lake the models read bronze through httpfs, which must be loaded from
+its wheel and given a DuckDB secret before the first query. SQLMesh's own `extensions`
+and `secrets` options would `INSTALL` from the network and keep the secret key in the
+config object; a hook runs our loader and keeps the key in the process only.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from pydantic import Field
+from sqlmesh.core.config import DuckDBConnectionConfig
+
+Setup = t.Callable[[t.Any], None]
+
+
+class SetupDuckDBConnectionConfig(DuckDBConnectionConfig):
+    """`DuckDBConnectionConfig` whose cursors also get `setup(cursor)` (e.g. httpfs + S3 secret)."""
+
+    setup: t.Optional[Setup] = Field(default=None, exclude=True, repr=False)
+
+    @property
+    def _cursor_init(self) -> t.Optional[t.Callable[[t.Any], None]]:
+        base = super()._cursor_init
+        setup = self.setup
+
+        def init(cursor: t.Any) -> None:
+            if base is not None:
+                base(cursor)
+            if setup is not None:
+                setup(cursor)
+
+        return init
+
+
+def duckdb_connection(database: str, setup: Setup | None = None) -> DuckDBConnectionConfig:
+    """The plain config when there is nothing to set up, so local projects are unchanged."""
+    if setup is None:
+        return DuckDBConnectionConfig(database=database)
+    return SetupDuckDBConnectionConfig(database=database, setup=setup)

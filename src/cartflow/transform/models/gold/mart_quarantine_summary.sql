@@ -1,0 +1,24 @@
+/*
+  gold.mart_quarantine_summary: how many rows each rule rejected, for the dashboard.
+*/
+MODEL (
+  name gold.mart_quarantine_summary,
+  kind FULL,
+  grain (entity, reason),
+  description 'Quarantined rows per entity and reason code.',
+  audits (
+    not_null(columns := (entity, reason, rows)),
+    unique_combination_of_columns(columns := (entity, reason))
+  )
+);
+
+WITH quarantine AS (
+  SELECT entity, reason FROM silver.quarantine_order_lines
+)
+
+SELECT
+  CAST(entity AS VARCHAR) AS entity,
+  CAST(reason AS VARCHAR) AS reason,
+  CAST(COUNT(*) AS BIGINT) AS rows
+FROM quarantine
+GROUP BY entity, reason

@@ -1,0 +1,256 @@
+"""The Spark engine: the same SQLMesh models through a Spark gateway, in a config of its own.
+
+Why a separate config: building a SQLMesh Spark connection starts a JVM (5–30 s, ~1 GB),
+so the DuckDB config in `runner.build_config` never mentions Spark, and nothing here is
+imported unless `[warehouse] engine = "spark"`.
+
+Locally (`spark_master = "local[*]"`) Spark keeps its tables under
+`.cartflow/spark/warehouse` with an embedded Derby metastore; in production point
+`[warehouse] spark_master` at the cluster and `spark_conf` at its metastore (Glue, Hive)
+and warehouse location. SQLMesh's own state stays in a DuckDB file next to the metastore
+(SQLMesh does not keep state on Spark).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from cartflow.pipeline.state import utcnow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+    from cartflow.config import Project
+    from cartflow.lake.storage import Storage
+    from cartflow.publish.catalog import CatalogTable
+    from cartflow.publish.marts import PublishedTable
+    from cartflow.transform.runner import TransformSettings
+
+LOG4J2 = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+"""
+CATALOG_FILE = "catalog.json"
+WAREHOUSE_LAYERS = ("silver", "gold")
+
+
+class SparkUnavailable(RuntimeError):
+    """Spark cannot start here; the message says what to install or configure."""
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str = "local[*]"
+    work_dir: Path = Path(".cartflow/spark")
+    """Local: metastore, warehouse, SQLMesh state, logs. Never part of the lake."""
+    warehouse_dir: str | None = None
+    """`spark.sql.warehouse.dir`; default `<work_dir>/warehouse`, an s3:// URI on a cluster."""
+    conf: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_project(cls, project: "Project") -> "SparkSettings":
+        wh = project.config.warehouse
+        return cls(master=wh.spark_master, work_dir=project.work_dir / "spark",
+                   warehouse_dir=getattr(wh, "spark_warehouse_dir", None),
+                   conf=dict(getattr(wh, "spark_conf", {}) or {}))
+
+    @property
+    def state_db(self) -> Path:
+        return self.work_dir / "sqlmesh-state.duckdb"
+
+
+def spark_conf(s: SparkSettings) -> dict[str, str]:
+    """Defaults that make local Spark quiet, UTC and Parquet-native; `[warehouse] spark_conf` wins."""
+    work = s.work_dir.resolve()
+    conf = {
+        "spark.master": s.master,
+        "spark.app.name": "cartflow",
+        "spark.sql.warehouse.dir": s.warehouse_dir or str(work / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={work / 'metastore_db'};create=true",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={work} "
+                                         f"-Dlog4j2.configurationFile=file:{work / 'log4j2.properties'}",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.sql.legacy.createHiveTableByDefault": "false",
+        "spark.sql.sources.default": "parquet",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    }
+    conf.update(s.conf)
+    return conf
+
+
+def _prepare(s: SparkSettings) -> None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise SparkUnavailable("engine = \"spark\" needs pyspark: install cartflow with the spark extra "
+                               "(`pip install 'cartflow[spark]'` or `uv sync --extra spark`)") from None
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise SparkUnavailable("engine = \"spark\" needs Java 17 or newer: install it (Debian: "
+                               "`apt-get install openjdk-17-jre-headless`) or set JAVA_HOME")
+    s.work_dir.mkdir(parents=True, exist_ok=True)
+    log4j = s.work_dir / "log4j2.properties"
+    if not log4j.exists():
+        log4j.write_text(LOG4J2)
+    # pyspark logs the analysis error of every `DESCRIBE` SQLMesh uses to probe for tables
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def session(s: SparkSettings) -> "SparkSession":
+    """The process's one SparkSession (the same one SQLMesh's gateway gets), started on first use."""
+    _prepare(s)
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder
+    for key, value in spark_conf(s).items():
+        builder = builder.config(key, value)
+    return builder.enableHiveSupport().getOrCreate()
+
+
+def stop() -> None:
+    """Stop the JVM session (tests; a CLI process just exits)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+
+
+# -- SQLMesh ---------------------------------------------------------------------------
+def build_spark_config(settings: "TransformSettings") -> Any:
+    """The DuckDB config's models, defaults and variables, with a Spark gateway instead."""
+    from sqlmesh.core.config import DuckDBConnectionConfig, GatewayConfig
+
+    from cartflow.transform import runner
+    from cartflow.transform.spark_adapter import ParquetSparkConnectionConfig
+
+    s: SparkSettings = settings.spark or SparkSettings()
+    _prepare(s)
+    base = runner.build_config(dataclasses.replace(settings, gateway="duckdb", spark=None))
+    gateway = GatewayConfig(
+        connection=ParquetSparkConnectionConfig(config=spark_conf(s), concurrent_tasks=1),
+        state_connection=DuckDBConnectionConfig(database=str(s.state_db.resolve())),
+    )
+    return base.model_copy(update={"gateways": {"spark": gateway}, "default_gateway": "spark"})
+
+
+def batch_counts(settings: "TransformSettings", table: str, ids: list[str]) -> dict[str, int]:
+    """Rows per `_batch_id` in a warehouse table, on Spark (the reconciliation's warehouse side)."""
+    spark = session(settings.spark or SparkSettings())
+    quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
+    rows = spark.sql(f"SELECT _batch_id, count(*) AS n FROM {table} WHERE _batch_id IN ({quoted}) "
+                     "GROUP BY _batch_id").collect()
+    return {r["_batch_id"]: int(r["n"]) for r in rows}
+
+
+def read_table(s: SparkSettings, name: str) -> Any:
+    """A warehouse table as Arrow (tests and parity checks; collects to the driver)."""
+    return session(s).table(name).toArrow()
+
+
+def warehouse_tables(s: SparkSettings, schemas: tuple[str, ...] = WAREHOUSE_LAYERS) -> list[str]:
+    spark = session(s)
+    names = []
+    for schema in schemas:
+        if spark.catalog.databaseExists(schema):
+            names += [f"{schema}.{t.name}" for t in spark.catalog.listTables(schema) if not t.isTemporary]
+    return sorted(names)
+
+
+# -- the pipeline's warehouse-side steps on Spark ---------------------------------------
+def publish_spark(s: SparkSettings, storage: "Storage",
+                  progress: Callable[[str], None] | None = None) -> list["PublishedTable"]:
+    """Same contract as `publish.marts.publish`: one Parquet object per table, catalog last."""
+    from cartflow.publish.marts import PUBLISHED_EXTRA, PublishedTable, table_key
+
+    spark = session(s)
+    names = warehouse_tables(s, ("gold",)) + [t for t in PUBLISHED_EXTRA if _exists(spark, t)]
+    published = []
+    with tempfile.TemporaryDirectory(prefix="cf-spark-publish-") as tmp:
+        for fq in names:
+            name = fq.split(".", 1)[1]
+            df = spark.table(fq)
+            out = Path(tmp) / name
+            df.coalesce(1).write.mode("overwrite").option("compression", "zstd").parquet(str(out))
+            part = next(out.glob("part-*.parquet"))
+            storage.write_file(table_key(name), part)
+            shutil.rmtree(out)
+            published.append(PublishedTable(name, table_key(name), df.count()))
+            if progress:
+                progress(name)
+    catalog = {"published_at": utcnow(),
+               "tables": {t.name: {"key": t.key, "rows": t.rows} for t in published}}
+    storage.write_bytes("marts/_catalog.json", json.dumps(catalog, indent=2).encode())
+    write_catalog(s)
+    return published
+
+
+def _exists(spark: Any, fq: str) -> bool:
+    schema, name = fq.split(".", 1)
+    return bool(spark.catalog.databaseExists(schema) and spark.catalog.tableExists(name, schema))
+
+
+def layer_counts(s: SparkSettings, state: Any) -> tuple[dict[str, int], dict[str, int]]:
+    """`pipeline.run.layer_counts`, answered by Spark."""
+    spark = session(s)
+    count = lambda t: int(spark.table(t).count())  # noqa: E731
+    layers = {
+        "raw": sum(m.rows or 0 for m in state.manifests(status="transformed")),
+        "silver": count("silver.order_lines"),
+        "quarantine": count("silver.quarantine_order_lines"),
+        "gold fct_order_line": count("gold.fct_order_line"),
+        "gold fct_order": count("gold.fct_order"),
+    }
+    reasons = {r["reason"]: int(r["n"]) for r in spark.sql(
+        "SELECT reason, count(*) AS n FROM silver.quarantine_order_lines GROUP BY reason ORDER BY n DESC").collect()}
+    return layers, reasons
+
+
+def write_catalog(s: SparkSettings) -> None:
+    """silver/gold metadata for `cartflow catalog`, so listing tables never starts a JVM."""
+    spark = session(s)
+    tables = []
+    for fq in warehouse_tables(s):
+        df = spark.table(fq)
+        tables.append({"layer": fq.split(".")[0], "name": fq.split(".", 1)[1],
+                       "columns": [[f.name, f.dataType.simpleString().upper()] for f in df.schema.fields],
+                       "rows": int(df.count()), "location": f"spark:{fq}"})
+    path = s.work_dir / CATALOG_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"written_at": utcnow(), "tables": tables}, indent=2))
+    os.replace(tmp, path)
+
+
+def catalog_tables(project: "Project") -> list["CatalogTable"]:
+    from cartflow.publish.catalog import CatalogTable
+
+    s = SparkSettings.from_project(project)
+    path = s.work_dir / CATALOG_FILE
+    if not path.exists():
+        return []
+    meta = json.loads(path.read_text())
+    return [CatalogTable(layer=t["layer"], name=t["name"], location=t["location"], format="spark",
+                         rows=t["rows"], columns=[tuple(c) for c in t["columns"]],  # type: ignore[misc]
+                         note=f"as of the last Spark run ({meta['written_at']})")
+            for t in meta["tables"]]

@@ -1,0 +1,113 @@
+"""The same stages as an orchestrator's tasks; and a real Airflow DAG in its own throwaway venv."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import cartflow.pipeline.run as run_mod
+from cartflow.config import Project
+from cartflow.orchestrators import TASKS, run_stage_task
+from cartflow.pipeline.alerts import read_alert_log
+from cartflow.pipeline.run import open_state
+from cartflow.pipeline.standardize import ReconciliationError
+from conftest import write_csv
+
+REPO = Path(__file__).resolve().parents[1]
+AIRFLOW = "apache-airflow==3.3.2"
+
+
+def test_stage_tasks_chain_into_one_recorded_run(project: Project, landing: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: [])
+    write_csv(landing / "day1.csv", ["536365,85123A,X,6,12/1/2010 8:26,2.55,17850,United Kingdom"])
+    carried = None
+    for stage in TASKS:
+        carried = run_stage_task(project.root, stage, carried, orchestrator_run_id="manual__2026-01-01T00:00:00+00:00")
+        json.dumps(carried)  # what goes over XCom must be JSON
+    assert carried["status"] == "succeeded" and carried["run_id"] == "af-manual__2026-01-01T00-00-00-00-00"
+    state = open_state(project)
+    try:
+        run = state.run(carried["run_id"])
+    finally:
+        state.close()
+    assert run["status"] == "succeeded" and run["trigger"] == "airflow"
+    assert [t["task"] for t in run["tasks"]] == ["extract:online_retail", "extract", "bronze", "transform", "quality"]
+
+
+def test_a_failing_stage_task_fails_the_run_alerts_and_raises(project: Project,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*a, **k):
+        raise ReconciliationError("batch b: bronze 2 != silver 1 + quarantine 0")
+
+    monkeypatch.setattr(run_mod, "run_models", broken)
+    carried = run_stage_task(project.root, "extract", None)
+    carried = run_stage_task(project.root, "bronze", carried)
+    with pytest.raises(ReconciliationError):
+        run_stage_task(project.root, "transform", carried)
+    state = open_state(project)
+    try:
+        assert state.run(carried["run_id"])["status"] == "failed"
+    finally:
+        state.close()
+    assert [a["kind"] for a in read_alert_log(project)] == ["run_failed", "quality_breach"]
+
+
+DAG_FILE = """
+from cartflow.orchestrators.airflow import make_dag
+
+dag = make_dag({project!r}, dag_id="cartflow_ops_test")
+"""
+
+DRIVER = textwrap.dedent("""
+    import json, sys
+    from airflow.dag_processing.dagbag import DagBag
+    bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.get_dag("cartflow_ops_test")
+    assert [t.task_id for t in dag.topological_sort()] == \
+        ["extract", "bronze", "transform", "quality", "publish", "finish"], dag.task_ids
+    run = dag.test()
+    print(json.dumps({"state": str(run.state), "catchup": dag.catchup, "max_active_runs": dag.max_active_runs}))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_airflow_dag_imports_and_runs_in_process(project: Project, tmp_path: Path) -> None:
+    """Real apache-airflow, installed into a throwaway venv (never into the project's)."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is needed to build the throwaway Airflow venv")
+    venv = tmp_path / "airflow-venv"
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120)
+    py = venv / "bin" / "python"
+    install = subprocess.run([uv, "pip", "install", "-q", "--python", str(py), AIRFLOW, "-e", str(REPO)],
+                             capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stderr[-3000:]
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "cartflow_dag.py").write_text(DAG_FILE.format(project=str(project.root)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV"))}
+    env.update(AIRFLOW_HOME=str(tmp_path / "airflow-home"), AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+               AIRFLOW__CORE__LOAD_EXAMPLES="false", AIRFLOW__CORE__UNIT_TEST_MODE="false")
+    migrate = subprocess.run([str(venv / "bin" / "airflow"), "db", "migrate"], env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    out = subprocess.run([str(py), "-c", DRIVER, str(dags)], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, (out.stdout[-3000:], out.stderr[-3000:])
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary == {"state": "success", "catchup": False, "max_active_runs": 1}
+    state = open_state(project)
+    try:
+        [run] = state.runs()
+    finally:
+        state.close()
+    assert run["trigger"] == "airflow" and run["status"] == "succeeded" and run["run_id"].startswith("af-manual")
