@@ -19,12 +19,12 @@ from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
-
-from cartflow.config import Project
 from kafka_broker import KafkaBroker, free_port, start_tansu
 
+from cartflow.config import Project
+
 API_KEY = "test-key-0123456789"
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 90.0  # generous: a loaded 2-core CI machine needs seconds just to import FastAPI
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ class ApiServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"cartflow serve exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if httpx.get(f"{self.url}/v1/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/v1/health", timeout=5).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

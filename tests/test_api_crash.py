@@ -16,14 +16,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import write_csv
+from stream_fixtures import API_KEY, kafka, order_lines, servers, to_csv_lines, wait_until  # noqa: F401
 
 from cartflow.config import Project
 from cartflow.lake.storage import LocalStorage
 from cartflow.pipeline.state import SqliteState
 from cartflow.serving.sqlite_store import SqliteStore
 from cartflow.stream.send import SendSummary, send_file
-from conftest import write_csv
-from stream_fixtures import API_KEY, kafka, order_lines, servers, to_csv_lines, wait_until  # noqa: F401
 
 ROWS = 6_000
 
@@ -72,12 +72,12 @@ def test_kill_9_during_send_then_restart_loses_and_doubles_nothing(
 
     sender = threading.Thread(target=run_send, daemon=True)
     sender.start()
-    wait_until(lambda: sent_rows[0] >= 2_000, timeout=30, every=0.002, what="the send under way")
+    wait_until(lambda: sent_rows[0] >= 2_000, timeout=60, every=0.002, what="the send under way")
     server.kill9()
     rows_at_kill = sent_rows[0]
     time.sleep(0.5)
     servers(project, port=server.port, **env)  # the same port: the client's retries reach it
-    sender.join(timeout=120)
+    sender.join(timeout=180)
     assert not sender.is_alive(), "send did not finish"
     assert "error" not in result, result.get("error")
     summary = result["summary"]
@@ -87,8 +87,8 @@ def test_kill_9_during_send_then_restart_loses_and_doubles_nothing(
     acked = Counter(summary.event_ids)
     assert len(acked) == ROWS
 
-    wait_until(lambda: len(store_ids(project)) >= ROWS, timeout=30, every=0.2, what="serving store caught up")
-    wait_until(lambda: sum(raw_event_ids(project).values()) >= ROWS, timeout=30, every=0.2, what="raw caught up")
+    wait_until(lambda: len(store_ids(project)) >= ROWS, timeout=60, every=0.2, what="serving store caught up")
+    wait_until(lambda: sum(raw_event_ids(project).values()) >= ROWS, timeout=60, every=0.2, what="raw caught up")
     time.sleep(1.0)  # anything doubled would land now
     ids = store_ids(project)
     assert len(ids) == len(set(ids)) == ROWS and set(ids) == set(acked)

@@ -13,11 +13,11 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from stream_fixtures import kafka, order_lines, servers, wait_until  # noqa: F401
 
 from cartflow.config import Project
 from cartflow.lake.storage import LocalStorage
 from cartflow.pipeline.state import SqliteState
-from stream_fixtures import kafka, order_lines, servers, wait_until  # noqa: F401
 
 COMBINATIONS = [("sqlite", "sqlite"), ("sqlite", "postgres"), ("kafka", "sqlite"), ("kafka", "postgres")]
 
@@ -57,9 +57,9 @@ def test_post_then_get(request: pytest.FixtureRequest, project: Project, servers
     assert response.json()["accepted"] == 300
     last = records[-1]["InvoiceNo"]
     invoice = wait_until(lambda: (r := server.get(f"/v1/invoices/{last}")).status_code == 200 and r.json(),
-                         timeout=10, every=0.01, what="the last invoice visible")
+                         timeout=30, every=0.01, what="the last invoice visible")
     visible = time.monotonic() - posted
-    assert visible < 5.0
+    assert visible < 10.0  # a bound for loaded CI machines; the figure itself is printed
     print(f"\n{log_backend} log, {store_backend} store: 300 lines visible {visible * 1000:.0f} ms after the POST")
 
     mine = [r for r in records if r["InvoiceNo"] == last]
@@ -72,7 +72,7 @@ def test_post_then_get(request: pytest.FixtureRequest, project: Project, servers
 
     customer = str(next(r["CustomerID"] for r in records if r["CustomerID"]))
     pages, cursor = [], None
-    wait_until(lambda: server.get(f"/v1/customers/{customer}/invoices").status_code == 200, timeout=10)
+    wait_until(lambda: server.get(f"/v1/customers/{customer}/invoices").status_code == 200, timeout=30)
     while True:
         page = server.get(f"/v1/customers/{customer}/invoices", params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
         pages += page["invoices"]
@@ -86,7 +86,7 @@ def test_post_then_get(request: pytest.FixtureRequest, project: Project, servers
     assert guests["totals"]["lines"] == sum(1 for r in records if r["CustomerID"] is None)
 
     ids = set(response.json()["event_ids"])
-    wait_until(lambda: set(raw_event_ids(project)) == ids, timeout=15, every=0.2, what="raw files landed")
+    wait_until(lambda: set(raw_event_ids(project)) == ids, timeout=30, every=0.2, what="raw files landed")
     assert server.stop() in (0, -15)  # uvicorn re-raises SIGTERM after its graceful shutdown
     assert "Application shutdown complete" in server.log_tail()  # the sinks flushed and committed
     assert raw_event_ids(project) == Counter({i: 1 for i in ids})

@@ -127,3 +127,33 @@ def test_the_provider_interface_takes_new_queues(project: Project) -> None:
     assert refused.exit_code == 2 and "--all" in refused.output
     unknown = CliRunner().invoke(app, ["dlq", "list", "nope", "-p", str(project.root)])
     assert unknown.exit_code == 2 and "available are" in unknown.output
+
+
+def test_rejected_files_replay_after_a_fix(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cartflow.pipeline.run as run_mod
+    from cartflow.pipeline.run import open_state, run_pipeline
+
+    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: [])  # about the inbox, not SQLMesh
+    inbox = Path(project.lake_uri) / "landing" / "online_retail"
+    inbox.mkdir(parents=True)
+    (inbox / "day1.csv").write_bytes(b"")  # an export that went wrong
+    run_pipeline(project)
+    files = provider("files")
+    [item] = files.list(project)
+    assert (item.id, item.reason, item.status) == ("online_retail/day1.csv", "empty_file", "pending")
+    assert files.show(project, "online_retail/day1").detail["run_id"]  # a prefix is enough
+
+    rejected = inbox / "rejected" / "day1.csv"
+    rejected.write_bytes(b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\r\n"
+                         b"536365,85123A,X,6,12/1/2010 8:26,2.55,17850,United Kingdom\r\n")  # fixed in place
+    done = files.replay(project, [item.id])
+    assert done.replayed == 1 and (inbox / "day1.csv").exists() and not rejected.exists()
+    assert files.list(project) == []
+    with pytest.raises(Exception, match="no rejected file"):
+        files.replay(project, [item.id])  # idempotent: it is not in the queue any more
+    run_pipeline(project)
+    state = open_state(project)
+    try:
+        assert [m.source_file for m in state.manifests()] == ["day1.csv"]  # taken once, by the next run
+    finally:
+        state.close()

@@ -39,7 +39,7 @@ def test_stage_tasks_chain_into_one_recorded_run(project: Project, landing: Path
     finally:
         state.close()
     assert run["status"] == "succeeded" and run["trigger"] == "airflow"
-    assert [t["task"] for t in run["tasks"]] == ["extract:online_retail", "extract", "bronze", "transform", "quality"]
+    assert [t["task"] for t in run["tasks"]] == ["extract", "extract:online_retail", "bronze", "transform", "quality"]
 
 
 def test_a_failing_stage_task_fails_the_run_alerts_and_raises(project: Project,
@@ -69,13 +69,14 @@ dag = make_dag({project!r}, dag_id="cartflow_ops_test")
 DRIVER = textwrap.dedent("""
     import json, sys
     from airflow.dag_processing.dagbag import DagBag
-    bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+    bag = DagBag(dag_folder=sys.argv[1])
     assert not bag.import_errors, bag.import_errors
     dag = bag.get_dag("cartflow_ops_test")
     assert [t.task_id for t in dag.topological_sort()] == \
         ["extract", "bronze", "transform", "quality", "publish", "finish"], dag.task_ids
     run = dag.test()
-    print(json.dumps({"state": str(run.state), "catchup": dag.catchup, "max_active_runs": dag.max_active_runs}))
+    summary = {"state": str(run.state), "catchup": dag.catchup, "max_active_runs": dag.max_active_runs}
+    print("RESULT " + json.dumps(summary))
 """)
 
 
@@ -103,7 +104,7 @@ def test_airflow_dag_imports_and_runs_in_process(project: Project, tmp_path: Pat
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     out = subprocess.run([str(py), "-c", DRIVER, str(dags)], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, (out.stdout[-3000:], out.stderr[-3000:])
-    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    summary = json.loads(next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))[len("RESULT "):])
     assert summary == {"state": "success", "catchup": False, "max_active_runs": 1}
     state = open_state(project)
     try:

@@ -96,15 +96,24 @@ def test_a_source_that_fails_then_recovers(project: Project, landing: Path, no_t
 
 
 def test_honest_status_required_fails_optional_is_partial_others_go_on(project: Project, landing: Path,
-                                                                       no_transform: None) -> None:
+                                                                       no_transform: None,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     extra = FAST_RETRIES + """
 [sources.partner_feed]
 kind = "files"
-path = "landing/partner_feed_missing"
+path = "landing/online_retail"
 required = false
 """
     project = configure(project, extra)
     write_csv(landing / "day1.csv", [ROW])
+    real = run_mod.extract
+
+    def partner_down(project, storage, state, reporter, name, source, run_id):
+        if name == "partner_feed":
+            raise ConnectionError("partner API is down")
+        return real(project, storage, state, reporter, name, source, run_id)
+
+    monkeypatch.setattr(run_mod, "extract", partner_down)
     result = run_pipeline(project)
     assert result.status == "partial"
     assert "partner_feed" in result.failed_sources and "after 3 attempt(s)" in result.error
@@ -121,3 +130,10 @@ required = false
     toml.write_text(toml.read_text().replace("required = false", "required = true"))
     result = run_pipeline(load_project(project.root))
     assert result.status == "failed" and "partner_feed" in result.error
+
+
+def test_an_unretryable_error_is_not_retried(project: Project, no_transform: None) -> None:
+    project = configure(project, FAST_RETRIES)
+    (project.root / "landing" / "online_retail").rmdir()  # a config problem: waiting cannot fix it
+    result = run_pipeline(project)
+    assert result.status == "failed" and "after 1 attempt(s)" in result.error

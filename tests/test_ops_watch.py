@@ -132,9 +132,13 @@ def test_inboxes_follow_the_source_paths(project: Project) -> None:
     (project.root / "drops" / "partner").mkdir(parents=True)
     (project.root / "drops" / "partner" / "a.csv").write_text("x")
     (project.root / "drops" / "partner" / "a.txt").write_text("x")
-    found = {i.source: i for i in inboxes(load_project(project.root))}
-    assert set(found) == {"online_retail", "partner"}
-    assert found["partner"].keys() == ["a.csv"]
+    (Path(project.lake_uri) / "landing" / "partner").mkdir(parents=True)
+    (Path(project.lake_uri) / "landing" / "partner" / "b.csv").write_text("x")  # the lake's landing inbox
+    (Path(project.lake_uri) / "landing" / "partner" / "processed").mkdir()
+    (Path(project.lake_uri) / "landing" / "partner" / "processed" / "old.csv").write_text("x")
+    found = sorted((i.source, i.keys()) for i in inboxes(load_project(project.root)))
+    assert found == [("online_retail", []), ("online_retail", []), ("partner", ["a.csv"]),
+                     ("partner", ["landing/partner/b.csv"])]
 
 
 def test_cli_watch_runs_once_and_exits(project: Project, landing: Path) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from cartflow.stream.records import BodyError, parse_records, parse_invoice_date, split_body
+from cartflow.stream.records import BodyError, parse_invoice_date, parse_records, split_body
 
 GOOD = {"InvoiceNo": "536365", "StockCode": "85123A", "Description": "WHITE HANGING HEART T-LIGHT HOLDER",
         "Quantity": 6, "InvoiceDate": "12/1/2010 8:26", "UnitPrice": 2.55, "CustomerID": 17850,

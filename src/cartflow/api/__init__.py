@@ -1,0 +1,1 @@
+"""The HTTP API: order-line ingest, purchase history, health, metrics (FastAPI)."""

@@ -19,6 +19,7 @@ from cartflow.api.errors import install_handlers
 from cartflow.api.ingest import router as ingest_router
 from cartflow.api.reads import router as reads_router
 from cartflow.config import Project, load_project
+from cartflow.dashboard.routes import mount_dashboard
 from cartflow.stream.service import StreamServices, open_services
 
 log = logging.getLogger("cartflow.api")
@@ -59,6 +60,7 @@ def create_app(project: Project, *, consumers: bool = True, services: StreamServ
     install_handlers(app)
     app.include_router(ingest_router)
     app.include_router(reads_router)
+    mount_dashboard(app, project)
     return app
 
 

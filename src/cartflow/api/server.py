@@ -33,5 +33,10 @@ def serve(project: Project, *, host: str | None = None, port: int | None = None,
     from cartflow.stream.service import open_services
 
     services = open_services(project)  # fail here, with a clear message, when the log or store is unreachable
-    uvicorn.run(create_app(project, consumers=consumers, services=services), host=host, port=port,
-                access_log=access_log, log_level=log_level, timeout_graceful_shutdown=30)
+    try:
+        if consumers:
+            services.start_sinks()
+        uvicorn.run(create_app(project, consumers=consumers, services=services), host=host, port=port,
+                    access_log=access_log, log_level=log_level, timeout_graceful_shutdown=30)
+    finally:
+        services.shutdown()  # a no-op when the app's shutdown already did it

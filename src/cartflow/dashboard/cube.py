@@ -100,22 +100,22 @@ def product_cells(f: Filter) -> str:
     """A subquery of product cells (stock_code, month, country, quantity, revenue, lines)
     covering exactly the filter: month rows for whole months, day rows for the rest."""
     countries = Filter(countries=f.countries).where("NULL", "country")
-    if f.date_from is None and f.date_to is None:
-        return f"(SELECT stock_code, month, country, quantity, revenue, lines FROM cf_products_month WHERE {countries})"
-    start = f.date_from or date(1, 1, 1)
-    end = f.date_to or date(9999, 12, 31)
-    full_from = start if start.day == 1 else _next_month(start)
-    last_day = monthrange(end.year, end.month)[1]
-    full_to = end.replace(day=1) if end.day == last_day else end.replace(day=1) - timedelta(days=1)
-    full_to = full_to.replace(day=1)
+    start, end = f.date_from, f.date_to
+    # the first and last whole month inside the range (None: unbounded on that side)
+    full_from = None if start is None else (start if start.day == 1 else _next_month(start))
+    full_to = None
+    if end is not None:
+        last_day = monthrange(end.year, end.month)[1]
+        full_to = end.replace(day=1) if end.day == last_day else (end.replace(day=1) - timedelta(days=1)).replace(day=1)
     day_sql = ("SELECT stock_code, CAST(DATE_TRUNC('month', invoice_date) AS DATE) AS month, country, "
                "quantity, revenue, lines FROM cf_products_day WHERE {cond} AND " + countries)
-    if full_from > full_to:  # no whole month inside the range
+    if full_from is not None and full_to is not None and full_from > full_to:  # no whole month inside
         return f"({day_sql.format(cond=Filter(start, end).where('invoice_date', 'NULL'))})"
+    months = Filter(full_from, full_to).where("month", "NULL")
     parts = [f"SELECT stock_code, month, country, quantity, revenue, lines FROM cf_products_month "
-             f"WHERE month >= DATE '{full_from}' AND month <= DATE '{full_to}' AND {countries}"]
-    if start < full_from:
+             f"WHERE {months} AND {countries}"]
+    if start is not None and full_from is not None and start < full_from:
         parts.append(day_sql.format(cond=Filter(start, full_from - timedelta(days=1)).where("invoice_date", "NULL")))
-    if end >= _next_month(full_to):
+    if end is not None and full_to is not None and end >= _next_month(full_to):
         parts.append(day_sql.format(cond=Filter(_next_month(full_to), end).where("invoice_date", "NULL")))
     return "(" + "\nUNION ALL\n".join(parts) + ")"

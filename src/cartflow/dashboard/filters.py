@@ -13,6 +13,10 @@ from datetime import date
 from typing import Any, Iterable
 
 
+MAX_COUNTRIES = 500
+MAX_NAME = 200
+
+
 class FilterError(ValueError):
     """A filter value that cannot be used; the message says which and why."""
 
@@ -74,4 +78,6 @@ def parse_filter(date_from: str | None = None, date_to: str | None = None,
     if isinstance(countries, str):
         countries = [countries]
     names = [c.strip() for c in countries or [] if c.strip()]
+    if len(names) > MAX_COUNTRIES or any(len(c) > MAX_NAME or "\x00" in c for c in names):
+        raise FilterError(f"country: at most {MAX_COUNTRIES} names of at most {MAX_NAME} characters each")
     return Filter(start, end, tuple(sorted(set(names))))

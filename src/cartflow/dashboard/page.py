@@ -16,9 +16,10 @@ from typing import Any
 PACKAGE_DIR = Path(__file__).parent
 STATIC_DIR = PACKAGE_DIR / "static"
 STYLES = ("dashboard.css",)
-#: load order matters: charts.js defines CF.fmt and CF.charts, report.js CF.reportSource
-LIVE_SCRIPTS = ("charts.js", "dashboard.js")
-REPORT_SCRIPTS = ("charts.js", "report.js", "dashboard.js")
+#: load order matters: charts.js defines CF.fmt, CF.dates and CF.charts; render.js CF.render;
+#: report.js CF.reportSource; dashboard.js starts the page
+LIVE_SCRIPTS = ("charts.js", "render.js", "dashboard.js")
+REPORT_SCRIPTS = ("charts.js", "render.js", "report.js", "dashboard.js")
 STATIC_FILES = frozenset(STYLES + REPORT_SCRIPTS)
 
 

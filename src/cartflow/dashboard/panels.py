@@ -120,8 +120,7 @@ class Dashboard:
         with self._lock:
             snap = self._snapshot
             if snap is None or version is None or snap.version != version:
-                if snap is not None and snap.con is not None:
-                    snap.con.close()
+                # the old snapshot is dropped, not closed: requests still using it finish
                 snap = self._snapshot = _build(self.storage, version)
                 self._answers.clear()
             return snap

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Callable
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from cartflow.dashboard.filters import FilterError, parse_filter
+from cartflow.dashboard.filters import Filter, FilterError, parse_filter
 from cartflow.dashboard.page import STATIC_DIR, STATIC_FILES, render_page
 from cartflow.dashboard.panels import PANELS, Dashboard
 
@@ -31,7 +31,7 @@ To = Annotated[str | None, Query(alias="to", description="Last invoice date, YYY
 Country = Annotated[list[str] | None, Query(alias="country", description="A country; repeat for several.")]
 
 
-def _filter(date_from: str | None, date_to: str | None, country: list[str] | None):
+def _filter(date_from: str | None, date_to: str | None, country: list[str] | None) -> Filter:
     try:
         return parse_filter(date_from, date_to, country)
     except FilterError as exc:
@@ -57,6 +57,8 @@ def dashboard_router(dashboard: Dashboard) -> APIRouter:
     @router.get("", response_class=HTMLResponse, summary="The dashboard page")
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page(request: Request) -> HTMLResponse:
+        # start building the pre-aggregates while the browser fetches the scripts
+        threading.Thread(target=_warm, args=(dashboard,), name="dashboard-warmup", daemon=True).start()
         base = request.scope.get("root_path", "") + PREFIX
         return HTMLResponse(render_page(base=base), headers=_NO_STORE)
 
@@ -92,8 +94,8 @@ def dashboard_router(dashboard: Dashboard) -> APIRouter:
 def mount_dashboard(app: FastAPI, storage_or_project: Any) -> Dashboard:
     """Serve the dashboard of a lake (a Storage, or a Project whose lake is opened) on `app`.
 
-    The pre-aggregates are built in a background thread right away, so the first
-    visitor does not wait for them.
+    The pre-aggregates start building in a background thread at once, so the first
+    visitor does not wait for them (on an empty lake that is one directory listing).
     """
     storage = storage_or_project
     if hasattr(storage_or_project, "config"):

@@ -1,8 +1,9 @@
 """Raw NDJSON (the stream's batches) → bronze, with the same schema as CSV bronze.
 
 Each line is one event as the API accepted it. Bronze gets the 8 canonical text columns,
-the lineage columns (`_source_row` = the line number in the raw file) and `event_id`,
-which follows the line to silver and gold so the batch path upserts the serving row the
+`event_id`, and the lineage columns (`_source_row` = the line number in the raw file):
+exactly CSV bronze's schema (`bronze_schema()`; CSV lines have a NULL `event_id`). The id
+follows the line to silver and gold, so the batch path upserts the serving row the
 stream already wrote. A line that is not a JSON object is kept with `_error` set and
 empty fields, as a malformed CSV row is, so silver quarantines it and nothing is lost.
 
@@ -20,12 +21,21 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cartflow.lake.bronze import (LINEAGE, ORDER_LINE_ALIASES, ORDER_LINE_COLUMNS, BronzeError, BronzeResult,
-                                  bronze_key, normalise_header)
+from cartflow.lake.bronze import (
+    OPTIONAL_COLUMNS,
+    ORDER_LINE_ALIASES,
+    ORDER_LINE_COLUMNS,
+    BronzeError,
+    BronzeResult,
+    bronze_key,
+    bronze_schema,
+    normalise_header,
+)
 from cartflow.lake.storage import Storage
 from cartflow.stream.records import parse_invoice_date, strptime_format
 
-SCHEMA = pa.schema([(c, pa.string()) for c in ORDER_LINE_COLUMNS] + list(LINEAGE) + [("event_id", pa.string())])
+SCHEMA = bronze_schema()  # identical to CSV bronze: one glob reads both
+TEXT_COLUMNS = (*ORDER_LINE_COLUMNS, *OPTIONAL_COLUMNS)  # OPTIONAL_COLUMNS = ("event_id",)
 _CANONICAL = {alias: canonical for canonical, aliases in ORDER_LINE_ALIASES.items() for alias in aliases}
 
 
@@ -38,7 +48,7 @@ def ndjson_to_bronze(storage: Storage, raw_key: str, *, source: str, entity: str
     except UnicodeDecodeError as exc:
         raise BronzeError(f"{source}: {source_file}: byte {exc.start}: not UTF-8; stream batches are written "
                           "by the raw sink as UTF-8, so this file was changed after landing") from None
-    columns: dict[str, list[str | None]] = {c: [] for c in (*ORDER_LINE_COLUMNS, "event_id")}
+    columns: dict[str, list[str | None]] = {c: [] for c in TEXT_COLUMNS}
     numbers: list[int] = []
     errors: list[str | None] = []
     for number, line in enumerate(text.split("\n"), start=1):
@@ -51,10 +61,10 @@ def ndjson_to_bronze(storage: Storage, raw_key: str, *, source: str, entity: str
         errors.append(error)
     n = len(numbers)
     table = pa.Table.from_arrays(
-        [pa.array(columns[c], pa.string()) for c in ORDER_LINE_COLUMNS]
+        [pa.array(columns[c], pa.string()) for c in TEXT_COLUMNS]
         + [pa.array([batch_id] * n, pa.string()), pa.array([source_file] * n, pa.string()),
            pa.array(numbers, pa.int64()), pa.array([ingested_at.replace(tzinfo=None)] * n, pa.timestamp("us")),
-           pa.array(errors, pa.string()), pa.array(columns["event_id"], pa.string())],
+           pa.array(errors, pa.string())],
         schema=SCHEMA)
     key = bronze_key(entity, batch_id)
     with tempfile.TemporaryDirectory(prefix="cf-bronze-json-") as tmp:

@@ -35,8 +35,8 @@ from cartflow.transform.runner import TransformError, open_context, reconcile
 
 log = logging.getLogger(__name__)
 
-#: the upstream-most stateful models; SQLMesh restates everything downstream of them too
-RESTATE_MODELS = ("silver.order_lines", "silver.quarantine_order_lines")
+#: every silver model (all entities); SQLMesh restates everything downstream of them too
+RESTATE_MODELS = ("silver.*",)
 
 
 class BackfillError(Exception):
@@ -119,11 +119,15 @@ def restate_range(project: Project, storage: Storage, state: SqliteState, report
     t0 = time.perf_counter()
     log.info("restating %s: %d batch(es) selected, rebuilding from all %d", restatement.describe(), len(selected),
              len(every), extra={"selected": len(selected), "batches": len(every)})
-    start = restatement.start or date(2000, 1, 1)
-    end = (restatement.end or date.today()) + timedelta(days=1)
-    _plan_restatement(settings, start, end, progress=lambda d: stage.advance(detail=d))
+    end = restatement.end + timedelta(days=1) if restatement.end else None
+    if end is not None and end > date.today():
+        end = None  # SQLMesh refuses an end in the future; None means "now"
+    _plan_restatement(settings, restatement.start, end, progress=lambda d: stage.advance(detail=d))
     stage.done()
-    breaks = [r for r in reconcile(settings, [m.batch_id for m in every]) if not r.ok]
+    from cartflow.pipeline.entity_settings import reconcile_entities
+
+    breaks = [r for r in reconcile(settings, [m.batch_id for m in every if m.entity == "order_lines"])
+              + reconcile_entities(settings, every) if not r.ok]
     if breaks:
         raise ReconciliationError("reconciliation break after the restatement, nothing published: "
                                   + "; ".join(str(b) for b in breaks))
@@ -135,7 +139,7 @@ def restate_range(project: Project, storage: Storage, state: SqliteState, report
             "models": list(RESTATE_MODELS), "seconds": round(time.perf_counter() - t0, 3)}
 
 
-def _plan_restatement(settings: Any, start: date, end: date, progress: Any) -> None:
+def _plan_restatement(settings: Any, start: date | None, end: date | None, progress: Any) -> None:
     """Deploy model changes, then a restatement plan in prod (SQLMesh backfills it on apply)."""
     from cartflow.transform._console import CapturingConsole
 
@@ -147,7 +151,8 @@ def _plan_restatement(settings: Any, start: date, end: date, progress: Any) -> N
     console = Console(progress=progress)
     with open_context(settings, console) as context:
         for what, kwargs in (("plan", {}),
-                             ("restatement", {"restate_models": list(RESTATE_MODELS), "start": start, "end": end})):
+                             ("restatement", {"restate_models": list(RESTATE_MODELS), "start": start,
+                                              "end": end})):
             try:
                 context.plan(auto_apply=True, no_prompts=True, skip_tests=True, **kwargs)
             except Exception as exc:  # noqa: BLE001 - re-raised with the failing models named

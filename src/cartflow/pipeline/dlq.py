@@ -9,9 +9,10 @@ Dead letters live in several places, each behind one small interface, `DlqProvid
 * `stream` — records the ingest API rejected (the stream's dead-letter log). Replay
   validates each again and appends the valid ones to the event log under their
   content-derived event id; a replayed record is not appended twice.
-* `files` — files the landing inbox rejected, when the inbox keeps them (see
-  `cartflow.sources`). Replay moves them back into the inbox; the next run takes them,
-  and a file's content is landed at most once (batch id = content hash).
+* `files` — files the landing inbox rejected (`<lake>/landing/<source>/rejected/`, each
+  with a `.reason.json`). Replay, after the file or the config was fixed, moves them
+  back into the inbox; the next run takes them, and a file's content is landed at most
+  once (batch id = content hash).
 
 `register()` adds a provider; the built-in ones are imported lazily by module path, so
 a provider whose subsystem is not installed simply does not show.
@@ -79,8 +80,8 @@ class DlqProvider(Protocol):
 
 _BUILTIN = {
     "quarantine": "cartflow.pipeline.dlq:QuarantineDlq",
-    "stream": "cartflow.pipeline.dlq:StreamDlq",
-    "files": "cartflow.sources.dlq:RejectedFilesDlq",
+    "stream": "cartflow.pipeline.dlq_providers:StreamDlq",
+    "files": "cartflow.pipeline.dlq_providers:RejectedFilesDlq",
 }
 _REGISTRY: dict[str, Callable[[], DlqProvider]] = {}
 
@@ -140,7 +141,8 @@ class ReplayLog:
         with self._lock:
             self._db.executemany(
                 "INSERT INTO replays VALUES (?,?,?,?,?,?) ON CONFLICT (provider, item_id) DO UPDATE SET "
-                "replayed_at=excluded.replayed_at, outcome=excluded.outcome, run_id=excluded.run_id, note=excluded.note",
+                "replayed_at=excluded.replayed_at, outcome=excluded.outcome, run_id=excluded.run_id, "
+                "note=excluded.note",
                 [(provider, item, now, outcome, run_id, note) for item, outcome in outcomes.items()])
 
     def close(self) -> None:
@@ -278,93 +280,6 @@ class QuarantineDlq:
                 raise DlqError(f"no single quarantined row {item_id!r}: `cartflow dlq list quarantine` shows the ids")
             rows += found
         return rows
-
-
-# -- stream -------------------------------------------------------------------------------
-class StreamDlq:
-    name = "stream"
-    description = "records the ingest API or the stream consumers rejected (the stream's dead-letter log)"
-
-    def _open(self, project: Project) -> Any:
-        from cartflow.stream.deadletter import dead_letter_path, open_dead_letters
-
-        return open_dead_letters(project) if dead_letter_path(project).exists() else None
-
-    def counts(self, project: Project) -> dict[str, int]:
-        letters = self._open(project)
-        if letters is None:
-            return {}
-        try:
-            return letters.counts()
-        finally:
-            letters.close()
-
-    def _item(self, e: Any) -> DlqItem:
-        message = "; ".join(str(x.get("message", "")) for x in e.errors)
-        return DlqItem(self.name, e.id, e.reason, e.origin, e.received_at, f"{message} | {e.record[:120]}",
-                       detail={"errors": e.errors, "record": e.record, "request_id": e.request_id,
-                               "origin": e.origin})
-
-    def _entries(self, project: Project, limit: int, reason: str | None) -> list[Any]:
-        letters = self._open(project)
-        if letters is None:
-            return []
-        try:
-            return letters.list(limit=limit, reason=reason)
-        finally:
-            letters.close()
-
-    def list(self, project: Project, *, limit: int = 50, reason: str | None = None) -> list[DlqItem]:
-        return _with_status(project, self.name, [self._item(e) for e in self._entries(project, limit, reason)])
-
-    def show(self, project: Project, item_id: str) -> DlqItem | None:
-        matches = [e for e in self._entries(project, 1_000_000, None) if e.id.startswith(item_id)]
-        return _with_status(project, self.name, [self._item(matches[0])])[0] if len(matches) == 1 else None
-
-    def replay(self, project: Project, ids: list[str] | None, *, reason: str | None = None,
-               dry_run: bool = False) -> ReplayResult:
-        """Validate each again; append the valid ones to the event log, once (api rejects only)."""
-        from cartflow.stream.log import open_log
-        from cartflow.stream.records import parse_records, split_body
-
-        entries = self._entries(project, 1_000_000, reason)
-        if ids:
-            entries = [e for e in entries if any(e.id.startswith(i) for i in ids)]
-        result = ReplayResult(self.name, selected=len(entries))
-        log_ = ReplayLog(project)
-        try:
-            done = {k for k, v in log_.get(self.name, [e.id for e in entries]).items() if v["outcome"] == "replayed"}
-            todo = [e for e in entries if e.id not in done]
-            result.skipped = len(entries) - len(todo)
-            not_api = [e for e in todo if e.origin != "api"]
-            if not_api:
-                result.messages.append(f"{len(not_api)} record(s) were rejected by a consumer after the log accepted "
-                                       "them: they are in the log already; fix the consumer and reset its offsets")
-            events, outcomes = [], {}
-            date_format = project.config.stream.invoice_date_format
-            for e in (e for e in todo if e.origin == "api"):
-                parsed = parse_records(split_body(e.record.encode("utf-8")), date_format)
-                if parsed.events:
-                    events += parsed.events
-                    outcomes[e.id] = "replayed"
-                else:
-                    outcomes[e.id] = "rejected_again"
-            result.replayed = sum(1 for o in outcomes.values() if o == "replayed")
-            result.failed = len(outcomes) - result.replayed
-            if dry_run or not outcomes:
-                return result
-            if events:
-                event_log = open_log(project)
-                try:
-                    event_log.append(events)  # durable before it is recorded as replayed
-                finally:
-                    event_log.close()
-            log_.record(self.name, outcomes, note=f"{len(events)} event(s) appended")
-            result.messages.append(f"{len(events)} record(s) appended to the event log; the consumers take them "
-                                   "from there (`cartflow consume` / `cartflow serve`)")
-        finally:
-            log_.close()
-        return result
 
 
 def as_json(items: list[DlqItem]) -> str:

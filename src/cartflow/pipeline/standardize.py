@@ -14,14 +14,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cartflow.config import FilesSource, Project, StreamSection
+from cartflow.config import FilesSource, HttpSource, PostgresSource, Project, StreamSection
 from cartflow.lake.bronze import BronzeError, csv_to_bronze
+from cartflow.lake.entities import NEW_ENTITIES
 from cartflow.lake.storage import Storage
 from cartflow.pipeline.progress import Reporter
 from cartflow.pipeline.state import Manifest, SqliteState
 from cartflow.transform.runner import TransformSettings, reconcile, transform
 
-ENTITIES = ("order_lines",)
+ENTITIES = ("order_lines", *NEW_ENTITIES)
 
 
 class ReconciliationError(Exception):
@@ -65,6 +66,13 @@ def to_bronze(project: Project, storage: Storage, state: SqliteState, reporter: 
 
 
 def _convert(storage: Storage, m: Manifest, source: Any):
+    if isinstance(source, (HttpSource, PostgresSource)) or (
+            isinstance(source, FilesSource) and (source.entity != "order_lines" or source.format != "csv")):
+        from cartflow.lake.bronze_entities import entity_to_bronze, layout_for
+
+        return entity_to_bronze(storage, m.raw_key, source=m.source, entity=m.entity, batch_id=m.batch_id,
+                                source_file=m.source_file, ingested_at=datetime.fromisoformat(m.extracted_at),
+                                layout=layout_for(source, m.raw_key))
     if isinstance(source, FilesSource):
         return csv_to_bronze(storage, m.raw_key, source=m.source, entity=m.entity, batch_id=m.batch_id,
                              source_file=m.source_file, ingested_at=datetime.fromisoformat(m.extracted_at),
@@ -89,7 +97,8 @@ def write_pending(storage: Storage, entity: str, batch_ids: list[str]) -> None:
 
 
 def transform_settings(project: Project, storage: Storage) -> TransformSettings:
-    opts = next((s.csv for s in project.config.sources.values() if isinstance(s, FilesSource)), None)
+    opts = next((s.csv for s in project.config.sources.values()
+                 if isinstance(s, FilesSource) and s.entity == "order_lines"), None)
     variables: dict[str, Any] = {
         "currency": project.config.currency.base,
         "order_date_format": opts.date_format if opts else "%-m/%-d/%Y %-H:%M",
@@ -97,6 +106,9 @@ def transform_settings(project: Project, storage: Storage) -> TransformSettings:
     for entity in ENTITIES:
         variables[f"bronze_{entity}"] = storage.uri(f"bronze/{entity}") + "/*.parquet"
         variables[f"pending_{entity}"] = storage.uri(pending_key(entity))
+    from cartflow.pipeline.entity_settings import entity_variables
+
+    variables.update(entity_variables(project, storage))
     return TransformSettings(warehouse=project.warehouse_path, variables=variables)
 
 
@@ -112,7 +124,10 @@ def run_models(project: Project, storage: Storage, state: SqliteState, reporter:
     stage = reporter.stage("silver + gold (SQLMesh)")
     transform(settings, progress=lambda detail: stage.advance(detail=detail))
     stage.done()
-    breaks = [r for r in reconcile(settings, [m.batch_id for m in pending]) if not r.ok]
+    from cartflow.pipeline.entity_settings import reconcile_entities
+
+    breaks = [r for r in reconcile(settings, [m.batch_id for m in pending if m.entity == "order_lines"])
+              + reconcile_entities(settings, pending) if not r.ok]
     if breaks:
         lines = "; ".join(str(b) for b in breaks)
         raise ReconciliationError(f"reconciliation break, run stopped before publish: {lines}")

@@ -1,7 +1,8 @@
 """`cartflow watch`: start a run when files land in a source's inbox (the S3→Lambda→Glue role).
 
-The watcher polls each `files` source through the `Storage` interface (`list`, `size`),
-so a local directory and an S3 prefix are watched the same way. It is debounced: a run
+The watcher polls each `files` source's path and its landing inbox in the lake
+(`<lake>/landing/<source>/`) through the `Storage` interface (`list`, `size`), so a
+local directory and an S3 prefix are watched the same way. It is debounced: a run
 starts once no file has arrived or changed size for `debounce_seconds` (a copy in
 progress keeps growing, so it is not taken half-written), or at the latest
 `max_wait_seconds` after the first new file, so a steady trickle still gets processed.
@@ -75,8 +76,19 @@ def inbox_for(project: Project, name: str, source: FilesSource) -> Inbox:
 
 
 def inboxes(project: Project) -> list[Inbox]:
-    return [inbox_for(project, n, s) for n, s in project.config.sources.items()
-            if s.enabled and isinstance(s, FilesSource)]
+    """Each enabled `files` source's `path`, and its landing inbox in the lake (`<lake>/landing/<source>/`)."""
+    from cartflow.pipeline.run import open_lake
+
+    found: list[Inbox] = []
+    lake: Storage | None = None
+    for name, source in project.config.sources.items():
+        if not (source.enabled and isinstance(source, FilesSource)):
+            continue
+        found.append(inbox_for(project, name, source))
+        if getattr(source, "inbox", False):
+            lake = lake or open_lake(project)
+            found.append(Inbox(name, lake, f"landing/{name}"))  # processed/ and rejected/ are below: not watched
+    return found
 
 
 @dataclass

@@ -16,8 +16,17 @@ from typing import Any, Iterator, Sequence
 import psycopg
 from psycopg import sql
 
-from cartflow.serving.store import (CustomerPage, CustomerTotals, Invoice, InvoiceSummary, ServingLine, StoreError,
-                                    decode_cursor, encode_cursor, summarise)
+from cartflow.serving.store import (
+    CustomerPage,
+    CustomerTotals,
+    Invoice,
+    InvoiceSummary,
+    ServingLine,
+    StoreError,
+    decode_cursor,
+    encode_cursor,
+    summarise,
+)
 
 POOL_SIZE = 4
 _LOCK_KEY = 0x63617274  # "cart": serialises writers of this store

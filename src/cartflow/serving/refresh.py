@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pyarrow as pa
 
-from cartflow.serving.store import ServingLine, ServingStore, UNKNOWN_CUSTOMER
+from cartflow.serving.store import UNKNOWN_CUSTOMER, ServingLine, ServingStore
 
 CHUNK_ROWS = 5_000
 REQUIRED = ("order_line_id", "invoice_no", "line_type", "stock_code", "customer_id", "invoice_ts", "quantity",

@@ -16,8 +16,17 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from cartflow.pipeline.state import utcnow
-from cartflow.serving.store import (CustomerPage, CustomerTotals, Invoice, InvoiceSummary, ServingLine, StoreError,
-                                    decode_cursor, encode_cursor, summarise)
+from cartflow.serving.store import (
+    CustomerPage,
+    CustomerTotals,
+    Invoice,
+    InvoiceSummary,
+    ServingLine,
+    StoreError,
+    decode_cursor,
+    encode_cursor,
+    summarise,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS order_lines (

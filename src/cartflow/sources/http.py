@@ -67,7 +67,7 @@ def extract_http(storage: Storage, state: SqliteState, reporter: Reporter, name:
                  run_id: str | None, *, client: httpx.Client | None = None, sleep: Any = time.sleep) -> HttpExtract:
     """Fetch every page, then land them and advance the watermark; raise SourceError on failure."""
     t0 = time.perf_counter()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(timezone.utc).isoformat(timespec="microseconds")
     previous = state.watermark(name, source.entity)
     since = since_param(source, previous)
     own_client = client is None

@@ -241,6 +241,11 @@ def _chunk(rows: list[tuple[Any, ...]], described: list[tuple[str, str]], schema
         target = schema.field(i).type
         if pa.types.is_string(target):
             values = [None if v is None else _text(v) for v in values]
+        elif pa.types.is_timestamp(target) and target.tz:
+            # naive UTC, then tagged: pyarrow would import pandas to convert aware datetimes
+            values = [None if v is None else v.astimezone(timezone.utc).replace(tzinfo=None) for v in values]
+            arrays.append(pa.array(values, type=pa.timestamp("us")).cast(target))
+            continue
         arrays.append(pa.array(values, type=target))
     return pa.Table.from_arrays(arrays, schema=schema)
 

@@ -77,8 +77,7 @@ class ConsumerRunner(threading.Thread):
             consumer: LogConsumer | None = None
             try:
                 consumer = self.log.consumer(self.group)
-                c = consumer
-                c.on_assignment(lambda ps: self.sink.assigned(c, ps), lambda ps: self.sink.revoked(c, ps))
+                self._wire(consumer)
                 self._loop(consumer)
                 self.sink.close(consumer)
                 backoff = 0.5
@@ -98,6 +97,10 @@ class ConsumerRunner(threading.Thread):
                     except Exception as exc:  # closing a broken consumer must not kill the runner
                         log.debug("%s: close failed: %s", self.sink.name, exc)
         self.status.running = False
+
+    def _wire(self, consumer: LogConsumer) -> None:
+        consumer.on_assignment(lambda ps: self.sink.assigned(consumer, ps),
+                               lambda ps: self.sink.revoked(consumer, ps))
 
     def _loop(self, consumer: LogConsumer) -> None:
         next_lag = 0.0

@@ -22,7 +22,7 @@ from cartflow.lake.bronze import ORDER_LINE_ALIASES, normalise_header
 from cartflow.stream.records import FIELDS
 
 INGEST_PATH = "/v1/order-lines"
-_FIELD_OF = {alias: f for f, (_, aliases) in zip(FIELDS, ORDER_LINE_ALIASES.items()) for alias in aliases}
+_FIELD_OF = {alias: f for f, (_, aliases) in zip(FIELDS, ORDER_LINE_ALIASES.items(), strict=True) for alias in aliases}
 
 
 class SendAborted(Exception):
@@ -73,7 +73,7 @@ def csv_records(path: Path, encoding: str = "latin-1", on_bytes: Callable[[int],
             raise ValueError(f"{path}: header {header} lacks {', '.join(missing)}: is this an Online Retail CSV?")
         for row in reader:
             if row:
-                yield to_record(dict(zip(names, row)))
+                yield to_record(dict(zip(names, row, strict=False)))  # short rows: missing fields
 
 
 def to_record(row: dict[str, str]) -> dict[str, Any]:

@@ -35,6 +35,16 @@ def open_lake_storage(project: Project) -> Storage:
                         access_key_env=lake.access_key_env, secret_key_env=lake.secret_key_env)
 
 
+def open_state_store(project: Project) -> SqliteState:
+    """As `pipeline.run.open_state` (SQLite, or PostgreSQL when machines share a lake), equally light."""
+    state = project.config.state
+    if state.backend == "postgres":
+        from cartflow.pipeline.pg_state import PostgresState
+
+        return PostgresState.from_env(state.dsn_env, state.schema_)  # type: ignore[return-value]
+    return SqliteState(project.state_path)
+
+
 @dataclass
 class StreamServices:
     """Everything the API and the sinks share in one process."""
@@ -46,11 +56,12 @@ class StreamServices:
     runners: list[ConsumerRunner] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    _closed: bool = False
 
     def start_sinks(self, which: tuple[str, ...] = SINKS) -> None:
         cfg = self.project.config.stream
         if "raw" in which:
-            state = SqliteState(self.project.state_path)
+            state = open_state_store(self.project)
             raw = RawSink(self.log, open_lake_storage(self.project), state,
                           self.project.state_path.parent / "raw-sink.db", source=cfg.source, topic=cfg.topic,
                           flush_rows=cfg.raw_flush_rows, flush_seconds=cfg.raw_flush_seconds,
@@ -65,7 +76,10 @@ class StreamServices:
             r.start()
 
     def shutdown(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Stop the sinks (each flushes and commits), then close every connection."""
+        """Stop the sinks (each flushes and commits), then close every connection; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         self.stop.set()
         deadline = time.monotonic() + timeout
         for r in self.runners:

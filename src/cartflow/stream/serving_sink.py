@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 
+from cartflow.serving.store import ServingLine, ServingStore, line_from_event
 from cartflow.stream.consumers import commit_offsets
 from cartflow.stream.deadletter import DeadLetterLog
 from cartflow.stream.log import Event, LogConsumer
 from cartflow.stream.metrics import DEAD_LETTERS, VISIBLE_SECONDS
-from cartflow.serving.store import ServingLine, ServingStore, line_from_event
 
 
 class ServingSink:

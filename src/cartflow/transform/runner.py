@@ -198,7 +198,11 @@ def transform(settings: TransformSettings, progress: Progress | None = None) -> 
         say("transform: planning")
         before = _incremental_versions(context)
         try:
-            context.plan(auto_apply=True, no_prompts=True, skip_tests=True)
+            # empty_backfill: the plan creates tables and views and records their
+            # intervals without computing them; the run right after evaluates every
+            # model once anyway (see build_config), so a deploy costs one evaluation,
+            # not two. Unit tests run in the test suite, not on every pipeline run.
+            context.plan(auto_apply=True, no_prompts=True, skip_tests=True, empty_backfill=True)
         except Exception as error:  # noqa: BLE001 - re-raised with the model named
             raise _error("plan", console, error) from error
         after = _incremental_versions(context)

@@ -44,6 +44,19 @@
   };
   CF.fmt = fmt;
 
+  /* ---------- dates: ISO strings in, labels out (no time zones involved) ---------- */
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const parts = (iso) => iso.split("-").map(Number);
+  CF.dates = {
+    MONTHS,
+    parts,
+    dayLabel: (iso) => { const [y, m, d] = parts(iso); return `${d} ${MONTHS[m - 1]} ${y}`; },
+    monthLabel: (iso) => { const [y, m] = parts(iso); return `${MONTHS[m - 1]} ${y}`; },
+    quarterLabel: (iso) => { const [y, m] = parts(iso); return `${y} Q${Math.floor((m - 1) / 3) + 1}`; },
+    weekTick: (iso) => { const [y, m, d] = parts(iso); return `${d} ${MONTHS[m - 1]}${m === 1 && d <= 7 ? " " + String(y).slice(2) : ""}`; },
+    cap: (s) => s.charAt(0).toUpperCase() + s.slice(1),
+  };
+
   /* ---------- svg helpers ---------- */
   function node(tag, attrs, parent, text) {
     const n = document.createElementNS(NS, tag);

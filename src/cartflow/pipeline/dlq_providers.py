@@ -1,0 +1,197 @@
+"""The stream's and the landing inbox's dead-letter queues, behind `cartflow.pipeline.dlq`'s interface.
+
+* `stream`: records the ingest API rejected; replay validates them again and appends the
+  valid ones to the event log under their content-derived event id, once.
+* `files`: files the landing inbox rejected; replay moves them back into the inbox.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cartflow.config import Project
+from cartflow.pipeline.dlq import DlqError, DlqItem, ReplayLog, ReplayResult, _with_status
+from cartflow.pipeline.state import utcnow
+
+
+# -- stream -------------------------------------------------------------------------------
+class StreamDlq:
+    name = "stream"
+    description = "records the ingest API or the stream consumers rejected (the stream's dead-letter log)"
+
+    def _open(self, project: Project) -> Any:
+        from cartflow.stream.deadletter import dead_letter_path, open_dead_letters
+
+        return open_dead_letters(project) if dead_letter_path(project).exists() else None
+
+    def counts(self, project: Project) -> dict[str, int]:
+        letters = self._open(project)
+        if letters is None:
+            return {}
+        try:
+            return letters.counts()
+        finally:
+            letters.close()
+
+    def _item(self, e: Any) -> DlqItem:
+        message = "; ".join(str(x.get("message", "")) for x in e.errors)
+        return DlqItem(self.name, e.id, e.reason, e.origin, e.received_at, f"{message} | {e.record[:120]}",
+                       detail={"errors": e.errors, "record": e.record, "request_id": e.request_id,
+                               "origin": e.origin})
+
+    def _entries(self, project: Project, limit: int, reason: str | None) -> list[Any]:
+        letters = self._open(project)
+        if letters is None:
+            return []
+        try:
+            return letters.list(limit=limit, reason=reason)
+        finally:
+            letters.close()
+
+    def list(self, project: Project, *, limit: int = 50, reason: str | None = None) -> list[DlqItem]:
+        return _with_status(project, self.name, [self._item(e) for e in self._entries(project, limit, reason)])
+
+    def show(self, project: Project, item_id: str) -> DlqItem | None:
+        matches = [e for e in self._entries(project, 1_000_000, None) if e.id.startswith(item_id)]
+        return _with_status(project, self.name, [self._item(matches[0])])[0] if len(matches) == 1 else None
+
+    def replay(self, project: Project, ids: list[str] | None, *, reason: str | None = None,
+               dry_run: bool = False) -> ReplayResult:
+        """Validate each again; append the valid ones to the event log, once (api rejects only)."""
+        from cartflow.stream.log import open_log
+        from cartflow.stream.records import parse_records, split_body
+
+        entries = self._entries(project, 1_000_000, reason)
+        if ids:
+            entries = [e for e in entries if any(e.id.startswith(i) for i in ids)]
+        result = ReplayResult(self.name, selected=len(entries))
+        log_ = ReplayLog(project)
+        try:
+            done = {k for k, v in log_.get(self.name, [e.id for e in entries]).items() if v["outcome"] == "replayed"}
+            todo = [e for e in entries if e.id not in done]
+            result.skipped = len(entries) - len(todo)
+            not_api = [e for e in todo if e.origin != "api"]
+            if not_api:
+                result.messages.append(f"{len(not_api)} record(s) were rejected by a consumer after the log accepted "
+                                       "them: they are in the log already; fix the consumer and reset its offsets")
+            events, outcomes = [], {}
+            date_format = project.config.stream.invoice_date_format
+            for e in (e for e in todo if e.origin == "api"):
+                parsed = parse_records(split_body(e.record.encode("utf-8")), date_format)
+                if parsed.events:
+                    events += parsed.events
+                    outcomes[e.id] = "replayed"
+                else:
+                    outcomes[e.id] = "rejected_again"
+            result.replayed = sum(1 for o in outcomes.values() if o == "replayed")
+            result.failed = len(outcomes) - result.replayed
+            if dry_run or not outcomes:
+                return result
+            if events:
+                event_log = open_log(project)
+                try:
+                    event_log.append(events)  # durable before it is recorded as replayed
+                finally:
+                    event_log.close()
+            log_.record(self.name, outcomes, note=f"{len(events)} event(s) appended")
+            result.messages.append(f"{len(events)} record(s) appended to the event log; the consumers take them "
+                                   "from there (`cartflow consume` / `cartflow serve`)")
+        finally:
+            log_.close()
+        return result
+
+
+# -- rejected files ------------------------------------------------------------------------
+_FILE_REASONS = (("the file is empty", "empty_file"), ("missing column", "missing_column"),
+                 ("not valid", "encoding"), ("text (", "encoding"), ("file in a", "wrong_extension"))
+
+
+class RejectedFilesDlq:
+    name = "files"
+    description = "files the landing inbox rejected (<lake>/landing/<source>/rejected/)"
+
+    def _sources(self, project: Project) -> dict[str, Any]:
+        from cartflow.config import FilesSource
+
+        return {n: s for n, s in project.config.sources.items()
+                if isinstance(s, FilesSource) and getattr(s, "inbox", False)}
+
+    def _items(self, project: Project) -> list[DlqItem]:
+        from cartflow.pipeline.run import open_lake
+
+        storage, items = open_lake(project), []
+        for name in self._sources(project):
+            prefix = f"landing/{name}/rejected/"
+            for key in storage.list(prefix.rstrip("/")):
+                rest = key[len(prefix):]
+                if not key.startswith(prefix) or "/" in rest or rest.endswith(".reason.json") or rest.startswith("."):
+                    continue
+                meta: dict[str, Any] = {}
+                if storage.exists(key + ".reason.json"):
+                    meta = json.loads(storage.read_bytes(key + ".reason.json"))
+                text = str(meta.get("reason", "rejected (no reason recorded)"))
+                code = next((c for needle, c in _FILE_REASONS if needle in text), "unreadable")
+                items.append(DlqItem(self.name, f"{name}/{rest}", code, name, meta.get("rejected_at"), text,
+                                     detail={"key": key, "bytes": storage.size(key), **meta}))
+        return sorted(items, key=lambda i: (i.at or "", i.id), reverse=True)
+
+    def counts(self, project: Project) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for item in self._items(project):
+            counts[item.reason] = counts.get(item.reason, 0) + 1
+        return counts
+
+    def list(self, project: Project, *, limit: int = 50, reason: str | None = None) -> list[DlqItem]:
+        items = [i for i in self._items(project) if not reason or i.reason.startswith(reason)]
+        return _with_status(project, self.name, items[:limit])
+
+    def show(self, project: Project, item_id: str) -> DlqItem | None:
+        from cartflow.pipeline.run import open_lake
+
+        matches = [i for i in self._items(project) if i.id == item_id] or \
+            [i for i in self._items(project) if i.id.startswith(item_id)]
+        if len(matches) != 1:
+            return None
+        item = matches[0]
+        source = self._sources(project)[item.source]
+        head = open_lake(project).read_bytes(item.detail["key"])[:2000]
+        item.detail["head"] = head.decode(getattr(source.csv, "encoding", "utf-8"), "replace").splitlines()[:5]
+        return _with_status(project, self.name, [item])[0]
+
+    def replay(self, project: Project, ids: list[str] | None, *, reason: str | None = None,
+               dry_run: bool = False) -> ReplayResult:
+        """Move the files back into their inbox (after a fix); the next run takes them, once."""
+        from cartflow.pipeline.lock import RunLock
+        from cartflow.pipeline.run import open_lake
+
+        items = self._items(project)
+        chosen = [i for i in items if (not ids or i.id in ids) and (not reason or i.reason.startswith(reason))]
+        if ids:
+            missing = sorted(set(ids) - {i.id for i in chosen})
+            if missing:
+                raise DlqError(f"no rejected file {', '.join(missing)}: `cartflow dlq list files` shows them "
+                               "(a file already replayed is back in the inbox, or processed)")
+        result = ReplayResult(self.name, selected=len(chosen))
+        if dry_run or not chosen:
+            result.messages.append("nothing to replay" if not chosen else
+                                   f"would move {len(chosen)} file(s) back into their inbox")
+            return result
+        storage = open_lake(project)
+        with RunLock(project.work_dir / "run.lock", "dlq-replay-files"):  # never under a run taking the inbox
+            for item in chosen:
+                key = item.detail["key"]
+                target = f"landing/{item.source}/{item.id.split('/', 1)[1]}"
+                if storage.exists(target):
+                    target = f"landing/{item.source}/replayed-{utcnow().replace(':', '')}-{target.rsplit('/', 1)[1]}"
+                storage.move(key, target)
+                storage.delete(key + ".reason.json")
+        log = ReplayLog(project)
+        try:
+            log.record(self.name, {i.id: "replayed" for i in chosen}, note="moved back into the inbox")
+        finally:
+            log.close()
+        result.replayed = len(chosen)
+        result.messages.append(f"{len(chosen)} file(s) moved back into the inbox: the next run (or `cartflow "
+                               "watch`) takes them; a file rejected again comes back here with its reason")
+        return result

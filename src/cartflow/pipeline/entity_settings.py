@@ -1,0 +1,93 @@
+"""What the entity models need from cartflow.toml, and their per-batch reconciliation.
+
+Silver reads per-source rules (default currency, the base of exchange-rate rows, how
+day/month dates are read) from a small Parquet table the pipeline writes before each
+transform, `_pipeline/sources.parquet`, joined on each row's `_source`. A model cannot
+read cartflow.toml, and one SQLMesh variable per source would not survive sources being
+added; a table does, and it reaches Spark the same way (READ_PARQUET(@source_settings)).
+
+An entity without any bronze yet gets an empty bronze file, so every model has input:
+a project with only the multi-source feeds has no order lines, and the reverse.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Iterable
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cartflow.config import FilesSource, HttpSource, PostgresSource, Project
+from cartflow.lake.bronze import bronze_schema
+from cartflow.lake.entities import NEW_ENTITIES, entity_schema
+from cartflow.lake.storage import Storage
+from cartflow.pipeline.state import Manifest
+from cartflow.transform.runner import BatchReconciliation, TransformSettings
+
+SETTINGS_KEY = "_pipeline/sources.parquet"
+EMPTY_FILE = "empty.parquet"
+
+SETTINGS_SCHEMA = pa.schema([
+    ("source", pa.string()), ("entity", pa.string()), ("kind", pa.string()), ("currency", pa.string()),
+    ("rate_base", pa.string()), ("ambiguous_dates", pa.string()), ("slash_dates", pa.string()),
+    ("dash_dates", pa.string()), ("dot_dates", pa.string()),
+])
+
+
+def source_settings(project: Project) -> pa.Table:
+    """One row per configured source: the rules silver applies to that source's rows."""
+    base = project.config.currency.base
+    rows: list[dict[str, Any]] = []
+    for name, s in project.config.sources.items():
+        if not isinstance(s, (FilesSource, HttpSource, PostgresSource)):
+            continue
+        rows.append({"source": name, "entity": s.entity, "kind": s.kind, "currency": s.currency or base,
+                     "rate_base": s.rate_base, "ambiguous_dates": s.dates.ambiguous, "slash_dates": s.dates.slash,
+                     "dash_dates": s.dates.dash, "dot_dates": s.dates.dot})
+    return pa.Table.from_pylist(rows, schema=SETTINGS_SCHEMA)
+
+
+def entity_variables(project: Project, storage: Storage) -> dict[str, Any]:
+    """Write the settings table and any missing empty bronze file; return the SQLMesh variables."""
+    buf = io.BytesIO()
+    pq.write_table(source_settings(project), buf)
+    storage.write_bytes(SETTINGS_KEY, buf.getvalue())
+    for entity in ("order_lines", *NEW_ENTITIES):
+        key = f"bronze/{entity}/{EMPTY_FILE}"
+        if not storage.exists(key):
+            schema = bronze_schema() if entity == "order_lines" else entity_schema(entity)
+            out = io.BytesIO()
+            pq.write_table(schema.empty_table(), out)
+            storage.write_bytes(key, out.getvalue())
+    return {"source_settings": storage.uri(SETTINGS_KEY),
+            "max_rate_age_days": project.config.currency.max_rate_age_days}
+
+
+def reconcile_entities(settings: TransformSettings, pending: Iterable[Manifest]) -> list[BatchReconciliation]:
+    """Per pending batch of each entity: bronze rows vs silver rows + quarantine rows, counted independently."""
+    by_entity: dict[str, list[str]] = {}
+    for m in pending:
+        if m.entity in NEW_ENTITIES:
+            by_entity.setdefault(m.entity, []).append(m.batch_id)
+    if not by_entity:
+        return []
+    results: list[BatchReconciliation] = []
+    with duckdb.connect() as lake, duckdb.connect(str(settings.warehouse), read_only=True) as warehouse:
+        for entity, ids in sorted(by_entity.items()):
+            bronze = dict(lake.execute(
+                "SELECT _batch_id, COUNT(*) FROM read_parquet(?) WHERE _batch_id IN (SELECT UNNEST(?)) GROUP BY 1",
+                [settings.variables[f"bronze_{entity}"], ids]).fetchall())
+            silver = _counts(warehouse, f"silver.{entity}", ids)
+            quarantine = _counts(warehouse, f"silver.quarantine_{entity}", ids)
+            results += [BatchReconciliation(batch_id=f"{entity}:{b}", bronze_rows=int(bronze.get(b, 0)),
+                                            silver_rows=silver.get(b, 0), quarantine_rows=quarantine.get(b, 0))
+                        for b in sorted(set(ids))]
+    return results
+
+
+def _counts(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> dict[str, int]:
+    rows = con.execute(f"SELECT _batch_id, COUNT(*) FROM {table} WHERE _batch_id IN (SELECT UNNEST(?)) GROUP BY 1",
+                       [ids]).fetchall()
+    return {b: int(n) for b, n in rows}
