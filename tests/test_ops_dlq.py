@@ -157,3 +157,28 @@ def test_rejected_files_replay_after_a_fix(project: Project, monkeypatch: pytest
         assert [m.source_file for m in state.manifests()] == ["day1.csv"]  # taken once, by the next run
     finally:
         state.close()
+
+
+def test_consumer_dead_letters_replay_into_the_serving_store_once(project: Project) -> None:
+    from cartflow.serving.store import open_store
+    from cartflow.stream.records import to_event, validate
+
+    values, errors = validate(GOOD)
+    assert errors == []
+    event = to_event(values).value.decode()  # an event the serving sink could not read (say, a bug since fixed)
+    letters = open_dead_letters(project)
+    letters.add([("unreadable_event", [{"field": None, "message": "not an order line"}], event),
+                 ("unreadable_event", [{"field": None, "message": "not an order line"}], '{"not": "a line"}')],
+                origin="serving-sink")
+    letters.close()
+    stream = provider("stream")
+    first = stream.replay(project, None, reason="unreadable")
+    assert (first.replayed, first.failed) == (1, 1)
+    assert all_events(project) == []  # not appended to the log: it is there already
+    store = open_store(project)
+    try:
+        invoice = store.invoice("536365")
+    finally:
+        store.close()
+    assert invoice is not None
+    assert stream.replay(project, None).skipped == 1

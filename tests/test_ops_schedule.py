@@ -166,3 +166,19 @@ def test_cli_lists_jobs(project: Project) -> None:
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "nightly" in out.stdout and "0 2 * * *" in out.stdout
+
+
+def test_a_run_that_cannot_start_is_logged_and_the_schedule_goes_on(project: Project) -> None:
+    project, clock = with_schedule(project, NIGHTLY), Clock(T0)
+
+    def broken(trigger: str):
+        raise OSError("disk full")
+
+    s = Scheduler(project, clock=clock, runner=broken)
+    try:
+        s.tick()
+        clock.now = T0 + timedelta(hours=2)
+        assert [f.status for f in s.tick()] == ["error"]
+        assert s.tick() == []  # not retried in a loop: it waits for the next fire time
+    finally:
+        s.close()

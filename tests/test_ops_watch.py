@@ -147,3 +147,42 @@ def test_cli_watch_runs_once_and_exits(project: Project, landing: Path) -> None:
                           "--poll", "0.1", "--max-runs", "1"], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr
     assert "failed for 1 file(s)" in out.stdout and "empty.csv: the file is empty" in out.stderr
+
+
+def test_a_run_that_cannot_start_does_not_stop_the_watcher(tmp_path: Path) -> None:
+    inbox, clock, calls = tmp_path / "in", Tick(), []
+    inbox.mkdir()
+
+    def flaky(trigger: str) -> SimpleNamespace:
+        calls.append(trigger)
+        if len(calls) == 1:
+            raise OSError("state store unavailable")
+        return SimpleNamespace(status="succeeded", run_id="r2")
+
+    w = Watcher([Inbox("s", LocalStorage(inbox))], flaky, debounce_seconds=5, clock=clock)
+    (inbox / "a.csv").write_text("x")
+    w.step()
+    clock.t = 5
+    assert w.step() is None and len(calls) == 1  # failed: still pending, retried after another debounce
+    clock.t = 9
+    assert w.step() is None and len(calls) == 1
+    clock.t = 10
+    assert w.step().trigger_files == ["s:a.csv"] and len(calls) == 2
+
+
+def test_an_s3_landing_inbox_is_watched_the_same_way(s3_project: Project) -> None:
+    """The lake's inbox on a real S3 server (SeaweedFS): polled through Storage.list/size."""
+    from cartflow.pipeline.run import open_lake
+
+    lake, clock, runs = open_lake(s3_project), Tick(), []
+    w = Watcher([i for i in inboxes(s3_project) if i.storage.root.startswith("s3://")], fake_runner(runs),
+                debounce_seconds=2, clock=clock)
+    lake.write_bytes("landing/online_retail/day1.csv", b"InvoiceNo\r\n1\r\n")
+    lake.write_bytes("landing/online_retail/processed/2026-01-01/old.csv", b"x")  # already taken: not watched
+    assert w.step() is None
+    clock.t = 2
+    run = w.step()
+    assert run is not None and run.trigger_files == ["online_retail:landing/online_retail/day1.csv"]
+    lake.move("landing/online_retail/day1.csv", "landing/online_retail/processed/2026-01-02/day1.csv")
+    clock.t = 10
+    assert w.step() is None and runs == ["watch"] and w.taken == set()

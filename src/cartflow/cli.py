@@ -25,7 +25,9 @@ FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Output format: t
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[red]error:[/] {message}")
+    from rich.markup import escape  # messages quote config sections like [sources.x]
+
+    err_console.print(f"[red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
@@ -140,8 +142,10 @@ def _reporter(fmt: str):
 
 
 def _print_result(result) -> None:
+    from rich.markup import escape
+
     for w in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {w}")
+        err_console.print(f"[yellow]warning:[/] {escape(w)}")
     if result.new_batches == 0 and result.status == "succeeded":
         console.print(f"run {result.run_id}: nothing new to process ({result.seconds:.2f}s)")
         return
@@ -159,7 +163,7 @@ def _print_result(result) -> None:
     console.print(f"run {result.run_id}: [{colour}]{result.status}[/] — {result.new_batches} new batch(es) "
                   f"in {result.seconds:.1f}s ({', '.join(f'{k} {v:.1f}s' for k, v in result.stage_seconds.items())})")
     if result.error:
-        err_console.print(f"[red]error:[/] {result.error}")
+        err_console.print(f"[red]error:[/] {escape(result.error)}")
 
 
 @app.command()

@@ -1,9 +1,9 @@
 """Raw → bronze: the only place that parses a source format.
 
 Bronze is one Parquet file per batch, every source column as text under its canonical
-name, plus lineage (`_batch_id`, `_source_file`, `_source_row`, `_ingested_at`) and
-`_error` for rows the parser could not split into fields. Those rows are kept, not
-dropped, so silver can quarantine them and every raw row stays accounted for.
+name, plus lineage (`_batch_id`, `_source_file`, `_source_row`, `_ingested_at`, `_source`
+— the configured source name) and `_error` for rows the parser could not split into
+fields. Those rows are kept, not dropped, so silver can quarantine them and every raw row stays accounted for.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ LINEAGE = pa.schema([
     ("_source_row", pa.int64()),
     ("_ingested_at", pa.timestamp("us")),
     ("_error", pa.string()),
+    ("_source", pa.string()),
 ])
 
 
@@ -160,13 +161,13 @@ def _convert(raw_path: Path, out: Path, *, source: str, source_file: str, batch_
             cols = [batch.column(mapping[c]) for c in ORDER_LINE_COLUMNS]
             cols += [pa.nulls(batch.num_rows, pa.string())] * len(OPTIONAL_COLUMNS)
             writer.write_table(pa.Table.from_arrays(
-                cols + _lineage(batch_id, source_file, numbers, ingested_at, None), schema=schema))
+                cols + _lineage(source, batch_id, source_file, numbers, ingested_at, None), schema=schema))
         if invalid:
             numbers = [line - 1 if line > 0 else rows + i + 1 for i, (line, _) in enumerate(invalid)]
             empty = [pa.nulls(len(invalid), pa.string())] * (len(ORDER_LINE_COLUMNS) + len(OPTIONAL_COLUMNS))
             errors = [f"malformed row: {msg}" for _, msg in invalid]
             writer.write_table(pa.Table.from_arrays(
-                empty + _lineage(batch_id, source_file, numbers, ingested_at, errors), schema=schema))
+                empty + _lineage(source, batch_id, source_file, numbers, ingested_at, errors), schema=schema))
     return BronzeResult(key="", rows=rows + len(invalid), malformed_rows=len(invalid), warnings=warnings)
 
 
@@ -179,7 +180,7 @@ def _row_numbers(start: int, count: int, taken: set[int]) -> list[int]:
     return numbers
 
 
-def _lineage(batch_id: str, source_file: str, numbers: list[int], ingested_at: datetime,
+def _lineage(source: str, batch_id: str, source_file: str, numbers: list[int], ingested_at: datetime,
              errors: list[str] | None) -> list[pa.Array]:
     n = len(numbers)
     return [
@@ -188,6 +189,7 @@ def _lineage(batch_id: str, source_file: str, numbers: list[int], ingested_at: d
         pa.array(numbers, pa.int64()),
         pa.array([ingested_at.replace(tzinfo=None)] * n, pa.timestamp("us")),
         pa.array(errors, pa.string()) if errors else pa.nulls(n, pa.string()),
+        pa.array([source] * n, pa.string()),
     ]
 
 

@@ -91,7 +91,7 @@ class Columns:
         missing = [c for c in self.required() if c not in self.seen]
         if missing:
             raise BronzeError(
-                f"{source}: {file}: no column for {', '.join(missing)} (entity {self.entity}; found "
+                f"{source}: {file}: missing column {', '.join(missing)} (entity {self.entity}; found "
                 f"{', '.join(sorted(set(names))) or 'no columns'}): fix the export, or set the source's entity "
                 "in cartflow.toml")
 

@@ -64,7 +64,7 @@ def ndjson_to_bronze(storage: Storage, raw_key: str, *, source: str, entity: str
         [pa.array(columns[c], pa.string()) for c in TEXT_COLUMNS]
         + [pa.array([batch_id] * n, pa.string()), pa.array([source_file] * n, pa.string()),
            pa.array(numbers, pa.int64()), pa.array([ingested_at.replace(tzinfo=None)] * n, pa.timestamp("us")),
-           pa.array(errors, pa.string())],
+           pa.array(errors, pa.string()), pa.array([source] * n, pa.string())],
         schema=SCHEMA)
     key = bronze_key(entity, batch_id)
     with tempfile.TemporaryDirectory(prefix="cf-bronze-json-") as tmp:

@@ -58,10 +58,13 @@ class StreamDlq:
 
     def replay(self, project: Project, ids: list[str] | None, *, reason: str | None = None,
                dry_run: bool = False) -> ReplayResult:
-        """Validate each again; append the valid ones to the event log, once (api rejects only)."""
-        from cartflow.stream.log import open_log
-        from cartflow.stream.records import parse_records, split_body
+        """Replay each pending item once, by where it was rejected.
 
+        `api`: validated again; the valid ones are appended to the event log (the consumers
+        take them from there). `serving-sink`: the event is in the log already (the raw sink
+        landed it), only the serving store missed it: it is read again and upserted by line
+        id. Anything still rejected stays in the queue as `rejected_again`.
+        """
         entries = self._entries(project, 1_000_000, reason)
         if ids:
             entries = [e for e in entries if any(e.id.startswith(i) for i in ids)]
@@ -71,35 +74,74 @@ class StreamDlq:
             done = {k for k, v in log_.get(self.name, [e.id for e in entries]).items() if v["outcome"] == "replayed"}
             todo = [e for e in entries if e.id not in done]
             result.skipped = len(entries) - len(todo)
-            not_api = [e for e in todo if e.origin != "api"]
-            if not_api:
-                result.messages.append(f"{len(not_api)} record(s) were rejected by a consumer after the log accepted "
-                                       "them: they are in the log already; fix the consumer and reset its offsets")
-            events, outcomes = [], {}
-            date_format = project.config.stream.invoice_date_format
-            for e in (e for e in todo if e.origin == "api"):
-                parsed = parse_records(split_body(e.record.encode("utf-8")), date_format)
-                if parsed.events:
-                    events += parsed.events
-                    outcomes[e.id] = "replayed"
-                else:
-                    outcomes[e.id] = "rejected_again"
+            other = [e for e in todo if e.origin not in ("api", "serving-sink")]
+            if other:
+                result.messages.append(f"{len(other)} record(s) from {sorted({e.origin for e in other})} have no "
+                                       "replay here: fix their consumer and reset its offsets")
+            events, outcomes = self._from_api(project, [e for e in todo if e.origin == "api"])
+            lines, line_outcomes = self._from_sink(project, [e for e in todo if e.origin == "serving-sink"])
+            outcomes.update(line_outcomes)
             result.replayed = sum(1 for o in outcomes.values() if o == "replayed")
             result.failed = len(outcomes) - result.replayed
             if dry_run or not outcomes:
                 return result
+            self._write(project, events, lines)  # durable before anything is recorded as replayed
+            log_.record(self.name, outcomes, note=f"{len(events)} event(s) appended, {len(lines)} line(s) upserted")
             if events:
-                event_log = open_log(project)
-                try:
-                    event_log.append(events)  # durable before it is recorded as replayed
-                finally:
-                    event_log.close()
-            log_.record(self.name, outcomes, note=f"{len(events)} event(s) appended")
-            result.messages.append(f"{len(events)} record(s) appended to the event log; the consumers take them "
-                                   "from there (`cartflow consume` / `cartflow serve`)")
+                result.messages.append(f"{len(events)} record(s) appended to the event log; the consumers take "
+                                       "them from there (`cartflow consume` / `cartflow serve`)")
+            if lines:
+                result.messages.append(f"{len(lines)} line(s) upserted into the serving store")
         finally:
             log_.close()
         return result
+
+    def _from_api(self, project: Project, entries: list[Any]) -> tuple[list[Any], dict[str, str]]:
+        from cartflow.stream.records import BodyError, parse_records, split_body
+
+        events, outcomes = [], {}
+        for e in entries:
+            try:
+                parsed = parse_records(split_body(e.record.encode("utf-8")), project.config.stream.invoice_date_format)
+            except BodyError:
+                outcomes[e.id] = "rejected_again"
+                continue
+            events += parsed.events
+            outcomes[e.id] = "replayed" if parsed.events and not parsed.rejected else "rejected_again"
+        return events, outcomes
+
+    def _from_sink(self, project: Project, entries: list[Any]) -> tuple[list[Any], dict[str, str]]:
+        if not entries:
+            return [], {}
+        from cartflow.serving.store import line_from_event
+
+        cfg, lines, outcomes = project.config.stream, [], {}
+        for e in entries:
+            try:
+                lines.append(line_from_event(e.record.encode("utf-8"), currency=cfg.currency, source=cfg.source,
+                                             date_format=cfg.invoice_date_format))
+                outcomes[e.id] = "replayed"
+            except (ValueError, KeyError, TypeError, ArithmeticError):
+                outcomes[e.id] = "rejected_again"
+        return lines, outcomes
+
+    def _write(self, project: Project, events: list[Any], lines: list[Any]) -> None:
+        if events:
+            from cartflow.stream.log import open_log
+
+            event_log = open_log(project)
+            try:
+                event_log.append(events)
+            finally:
+                event_log.close()
+        if lines:
+            from cartflow.serving.store import open_store
+
+            store = open_store(project)
+            try:
+                store.upsert(lines)
+            finally:
+                store.close()
 
 
 # -- rejected files ------------------------------------------------------------------------

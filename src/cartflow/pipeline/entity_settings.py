@@ -91,3 +91,23 @@ def _counts(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> dict[
     rows = con.execute(f"SELECT _batch_id, COUNT(*) FROM {table} WHERE _batch_id IN (SELECT UNNEST(?)) GROUP BY 1",
                        [ids]).fetchall()
     return {b: int(n) for b, n in rows}
+
+
+def entity_layer_counts(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], dict[str, int]]:
+    """Silver and quarantine rows of each entity that has any, and its quarantine reasons, for run summaries."""
+    existing = {r[0] for r in con.execute(
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
+    layers: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    for entity in NEW_ENTITIES:
+        silver, quarantine = f"silver.{entity}", f"silver.quarantine_{entity}"
+        if silver not in existing or quarantine not in existing:
+            continue
+        good = con.execute(f"SELECT count(*) FROM {silver}").fetchone()[0]
+        bad = con.execute(f"SELECT count(*) FROM {quarantine}").fetchone()[0]
+        if good or bad:
+            layers[f"silver {entity}"] = int(good)
+            layers[f"quarantine {entity}"] = int(bad)
+        for reason, n in con.execute(f"SELECT reason, count(*) FROM {quarantine} GROUP BY 1 ORDER BY 2 DESC").fetchall():
+            reasons[f"{entity}: {reason}"] = int(n)
+    return layers, reasons

@@ -29,6 +29,7 @@ from cartflow.pipeline.retry import call_with_retry, policy_for_source
 from cartflow.pipeline.standardize import ReconciliationError, run_models, to_bronze
 from cartflow.pipeline.state import SqliteState, utcnow
 from cartflow.publish.marts import publish
+from cartflow.publish.serving import refresh_serving
 from cartflow.sources import extract
 
 if TYPE_CHECKING:
@@ -162,9 +163,16 @@ def run_stages(ctx: RunContext) -> None:
     for name, stage in STAGES:
         if name == "publish" and not ctx.result.batch_ids:
             continue
+        if name != "extract" and required_failed(ctx):
+            break  # a required source failed: standardize and publish nothing partial (its batches wait)
         with timed(name):
             stage(ctx)
     settle_status(ctx)
+
+
+def required_failed(ctx: RunContext) -> list[str]:
+    sources = ctx.project.config.sources
+    return [s for s in ctx.result.failed_sources if getattr(sources.get(s), "required", True)]
 
 
 def stage_extract(ctx: RunContext) -> None:
@@ -207,6 +215,9 @@ def stage_publish(ctx: RunContext) -> None:
     stage = ctx.reporter.stage("publish")
     publish(ctx.project.warehouse_path, ctx.storage, progress=lambda name: stage.advance(detail=name))
     stage.done()
+    serving = ctx.reporter.stage("serving store")
+    refresh_serving(ctx.project, ctx.result.batch_ids, progress=lambda n: serving.advance(detail=f"{n:,} lines"))
+    serving.done()
     ctx.result.layer_rows, ctx.result.quarantine = layer_counts(ctx.project, ctx.state)
 
 
@@ -255,7 +266,7 @@ def extract_all(project: Project, storage: Storage, state: SqliteState, reporter
         outcome = call_with_retry(
             lambda name=name, source=source: extract(project, storage, state, reporter, name, source, result.run_id),
             policy_for_source(project, name), on_retry=on_retry)
-        seconds = time.perf_counter() - t0
+        seconds = round(time.perf_counter() - t0, 3)
         if not outcome.ok:
             result.failed_sources[name] = f"{name}: {outcome.error} (after {outcome.attempts} attempt(s))"
             log.error("source %s failed after %d attempt(s): %s", name, outcome.attempts, outcome.error,
@@ -286,6 +297,11 @@ def layer_counts(project: Project, state: SqliteState) -> tuple[dict[str, int], 
         }
         reasons = dict(con.execute(
             "SELECT reason, count(*) FROM silver.quarantine_order_lines GROUP BY 1 ORDER BY 2 DESC").fetchall())
+        from cartflow.pipeline.entity_settings import entity_layer_counts
+
+        more_layers, more_reasons = entity_layer_counts(con)
+        layers.update(more_layers)
+        reasons.update(more_reasons)
     finally:
         con.close()
     return layers, reasons

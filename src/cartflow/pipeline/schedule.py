@@ -131,8 +131,12 @@ class Scheduler:
                                 name, at.isoformat(), exc, extra={"job": name})
                     fired.append(Fired(name, at, "lock_held", skipped=skipped if i == 0 else []))
                     break  # retried on the next tick; later fire times wait behind it
+                except Exception:  # noqa: BLE001 - the scheduler is a daemon: log it, the schedule goes on
+                    log.exception("schedule %s: the run for %s could not start", name, at.isoformat(),
+                                  extra={"job": name})
+                    result = None
                 self._set_last(name, at)
-                fired.append(Fired(name, at, getattr(result, "status", "done"), getattr(result, "run_id", None),
+                fired.append(Fired(name, at, getattr(result, "status", "error"), getattr(result, "run_id", None),
                                    skipped=skipped if i == 0 else []))
         return fired
 

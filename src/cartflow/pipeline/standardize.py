@@ -122,7 +122,15 @@ def run_models(project: Project, storage: Storage, state: SqliteState, reporter:
     settings = transform_settings(project, storage)
     project.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     stage = reporter.stage("silver + gold (SQLMesh)")
-    transform(settings, progress=lambda detail: stage.advance(detail=detail))
+    result = transform(settings, progress=lambda detail: stage.advance(detail=detail))
+    if result.rebuilt_models:
+        # a breaking model change gave an incremental table a new, empty version: replay
+        # every batch so it holds the whole history again (unique-key merges keep it exact)
+        everything = state.manifests(status="transformed") + pending
+        for entity in ENTITIES:
+            write_pending(storage, entity, [m.batch_id for m in everything if m.entity == entity])
+        stage.advance(detail=f"replaying {len(everything)} batch(es) into {', '.join(result.rebuilt_models)}")
+        transform(settings, progress=lambda detail: stage.advance(detail=detail))
     stage.done()
     from cartflow.pipeline.entity_settings import reconcile_entities
 

@@ -162,6 +162,13 @@ class Watcher:
         except LockHeld as exc:
             log.warning("a run is already going, will retry: %s", exc)
             return None
+        except Exception:  # noqa: BLE001 - a watcher is a daemon: log, wait a debounce period, retry
+            log.exception("the run for %d new file(s) could not start; retrying after the debounce period",
+                          len(batch))
+            now = self.clock()
+            for p in self.pending.values():
+                p.changed, p.first_seen = now, now
+            return None
         self.poll()  # what changed during the run stays pending for the next one
         for ident, size in batch.items():
             now_pending = self.pending.get(ident)

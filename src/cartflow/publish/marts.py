@@ -20,7 +20,8 @@ from cartflow.pipeline.state import utcnow
 
 PUBLISHED_SCHEMAS = ("gold",)
 #: silver tables users need to see too: what was rejected, and why
-PUBLISHED_EXTRA = ("silver.quarantine_order_lines",)
+PUBLISHED_EXTRA = ("silver.quarantine_order_lines", "silver.quarantine_customers", "silver.quarantine_products",
+                   "silver.quarantine_transactions", "silver.quarantine_sales", "silver.quarantine_exchange_rates")
 
 
 @dataclass

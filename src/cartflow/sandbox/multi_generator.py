@@ -180,7 +180,8 @@ def write_multi_source(data: MultiSourceData, out_dir: Path) -> list[Path]:
                        ("sales.csv", data.sales)):
         path = out_dir / name
         with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["empty"])
+            names = list(dict.fromkeys(k for row in rows for k in row)) or ["empty"]  # the seed has no Currency
+            writer = csv.DictWriter(f, fieldnames=names)
             writer.writeheader()
             writer.writerows(rows)
         written.append(path)

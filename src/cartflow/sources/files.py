@@ -67,6 +67,13 @@ class InboxOutcome:
     rejected: dict[str, str] = field(default_factory=dict)  # file -> reason
 
 
+@dataclass(frozen=True)
+class Rejection:
+    code: str
+    """empty_file | wrong_extension | unreadable | missing_column"""
+    message: str
+
+
 def take_inbox(storage: Storage, state: SqliteState, name: str, source: FilesSource,
                run_id: str | None) -> InboxOutcome:
     """Land every file in the inbox, then move it to processed/ or rejected/ (with its reason)."""
@@ -74,34 +81,40 @@ def take_inbox(storage: Storage, state: SqliteState, name: str, source: FilesSou
     for key in inbox_keys(storage, name):
         file = key.rsplit("/", 1)[-1]
         with storage.local_copy(key) as path:
-            reason = check_file(path, source, name)
+            rejection = check_file(path, source, name)
             manifest = None
-            if reason is None:
+            if rejection is None:
                 manifest = land_file(storage, state, source=name, entity=source.entity, path=path, run_id=run_id)
         outcome.taken += 1
-        if reason is None:
+        if rejection is None:
             outcome.landed += 1 if manifest else 0
             storage.move(key, _free(storage, f"{inbox_prefix(name)}/processed/{_today()}/{file}"))
             continue
-        outcome.rejected[file] = reason
+        outcome.rejected[file] = rejection.message
         target = _free(storage, f"{inbox_prefix(name)}/rejected/{file}")
         storage.move(key, target)
-        storage.write_bytes(target + ".reason.json", json.dumps({
-            "source": name, "file": file, "reason": reason, "rejected_at": _now(), "run_id": run_id,
-            "inbox_key": key, "what_to_do": "fix the file and `cartflow dlq replay files <id>`, "
-                                            "or drop a corrected copy into the inbox",
+        storage.write_bytes(target + REASON_SUFFIX, json.dumps({
+            "source": name, "file": file, "code": rejection.code, "reason": rejection.message,
+            "rejected_at": _now(), "run_id": run_id, "rejected_key": target,
+            "what_to_do": "fix the file, then `cartflow dlq replay files <id>` moves it back into the inbox "
+                          "(or drop a corrected copy there)",
         }, indent=2).encode())
-        log.warning("source %s: rejected %s: %s", name, file, reason, extra={"source": name, "file": file})
+        log.warning("source %s: rejected %s: %s", name, file, rejection.message, extra={"source": name, "file": file})
     return outcome
 
 
-def check_file(path: Path, source: FilesSource, name: str) -> str | None:
+REASON_SUFFIX = ".reason.json"
+
+
+def check_file(path: Path, source: FilesSource, name: str) -> Rejection | None:
     """Why a dropped file cannot be standardized at all, or None when it can."""
     suffix = path.suffix.lower().lstrip(".")
     allowed = {"csv": {"csv", "txt", "tsv"}, "json": {"json"}, "ndjson": {"ndjson", "jsonl", "json"}}[source.format]
     if suffix not in allowed:
-        return (f"{path.name}: a .{suffix or '(no extension)'} file in a {source.format} source "
-                f"(expected .{', .'.join(sorted(allowed))})")
+        return Rejection("wrong_extension", f"{name}: {path.name}: a .{suffix or '(no extension)'} file in a "
+                                            f"{source.format} source (expected .{', .'.join(sorted(allowed))})")
+    if path.stat().st_size == 0:
+        return Rejection("empty_file", f"{name}: {path.name}: the file is empty")
     try:
         if source.format == "csv" and source.entity == "order_lines":
             _check_order_line_csv(path, source, name)
@@ -112,7 +125,9 @@ def check_file(path: Path, source: FilesSource, name: str) -> str | None:
                             source.csv.delimiter, source.csv.quote)
             probe(path, layout, source.entity, name)
     except BronzeError as exc:
-        return str(exc)
+        text = str(exc)
+        code = "missing_column" if "missing column" in text else "unreadable"
+        return Rejection(code, text)
     return None
 
 

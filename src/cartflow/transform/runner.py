@@ -79,6 +79,9 @@ class TransformSettings:
     warehouse: Path  # DuckDB file (the warehouse); SQLMesh state lives in it too
     variables: dict[str, Any]  # bronze_order_lines, pending_order_lines, order_date_format, currency
     gateway: str = "duckdb"
+    spark: Any | None = None
+    """cartflow.transform.spark.SparkSettings for the Spark config (spark.build_spark_config);
+    never read by the DuckDB config here, so DuckDB runs never import pyspark."""
 
 
 @dataclass(frozen=True)

@@ -227,7 +227,7 @@
     if (!opts.rows.length) return none(container);
     const width = Math.max(320, container.clientWidth || 800);
     const lw = 92, top = 22;
-    const cw = Math.max(18, (width - lw) / Math.max(opts.cols.length, 1));
+    const cw = Math.min(72, Math.max(18, (width - lw) / Math.max(opts.cols.length, 1)));
     const ch = 22;
     const height = top + opts.rows.length * ch + 4;
     const svg = svgFor(container, width, height);

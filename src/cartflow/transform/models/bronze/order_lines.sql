@@ -21,14 +21,20 @@ MODEL (
     unit_price VARCHAR,
     customer_id VARCHAR,
     country VARCHAR,
+    event_id VARCHAR,
     _batch_id VARCHAR,
     _source_file VARCHAR,
     _source_row BIGINT,
-    _ingested_at TIMESTAMP
+    _ingested_at TIMESTAMP,
+    _source VARCHAR,
+    _error VARCHAR
   ),
   column_descriptions (
     _batch_id = 'Content hash of the source file: the batch id.',
-    _source_row = '1-based data row number in the source file.'
+    _source_row = '1-based data row number in the source file.',
+    event_id = 'The storefront event id (stream batches); NULL for file drops.',
+    _source = 'The cartflow.toml source name the batch came from.',
+    _error = 'Why the parser could not split this row into fields (NULL when it could).'
   )
 );
 
@@ -41,8 +47,11 @@ SELECT
   CAST(unit_price AS VARCHAR) AS unit_price,
   CAST(customer_id AS VARCHAR) AS customer_id,
   CAST(country AS VARCHAR) AS country,
+  CAST(event_id AS VARCHAR) AS event_id,
   CAST(_batch_id AS VARCHAR) AS _batch_id,
   CAST(_source_file AS VARCHAR) AS _source_file,
   CAST(_source_row AS BIGINT) AS _source_row,
-  CAST(_ingested_at AS TIMESTAMP) AS _ingested_at
+  CAST(_ingested_at AS TIMESTAMP) AS _ingested_at,
+  CAST(_source AS VARCHAR) AS _source,
+  CAST(_error AS VARCHAR) AS _error
 FROM READ_PARQUET(@bronze_order_lines)

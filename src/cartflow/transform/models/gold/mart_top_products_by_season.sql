@@ -2,9 +2,10 @@
   gold.mart_top_products_by_season: the 10 best products of each meteorological season,
   once by revenue and once by quantity.
 
-  Sale lines only (a cancellation does not make a product popular), real products only
-  (dim_product.is_product: postage, fees and vouchers are not products). Revenue is the
-  gross sale amount. Ties are broken by stock code so the ranking is deterministic.
+  Net of cancellations: revenue is net_amount (gross sales minus returns) and quantity is
+  units sold minus units cancelled, so an order that was cancelled (the 80,995-unit
+  outlier) does not make a product popular. Real products only (dim_product.is_product:
+  postage, fees and vouchers are not products). Ties are broken by stock code so the ranking is deterministic.
   Description is the product's current one.
 */
 MODEL (
@@ -20,9 +21,9 @@ MODEL (
 );
 
 WITH order_lines AS (
-  SELECT stock_code, invoice_date, quantity, gross_amount
+  SELECT stock_code, invoice_date, quantity, net_amount
   FROM gold.fct_order_line
-  WHERE is_sale
+  WHERE is_sale OR line_type = 'cancellation'
 ),
 
 products AS (
@@ -40,7 +41,7 @@ product_seasons AS (
     dates.season_year,
     dates.season,
     order_lines.stock_code,
-    SUM(order_lines.gross_amount) AS revenue,
+    SUM(order_lines.net_amount) AS revenue,
     SUM(order_lines.quantity) AS quantity
   FROM order_lines
   INNER JOIN dates ON order_lines.invoice_date = dates.date_day

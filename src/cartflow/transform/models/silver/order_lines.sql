@@ -38,6 +38,8 @@ SELECT
   CAST(country AS VARCHAR) AS country,
   CAST(line_type AS VARCHAR) AS line_type,
   CAST(@currency AS VARCHAR) AS currency,
+  CAST(event_id AS VARCHAR) AS event_id,
+  CAST(_source AS VARCHAR) AS _source,
   CAST(_batch_id AS VARCHAR) AS _batch_id,
   CAST(_source_file AS VARCHAR) AS _source_file,
   CAST(_source_row AS BIGINT) AS _source_row,

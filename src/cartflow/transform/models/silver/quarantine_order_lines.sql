@@ -39,6 +39,8 @@ SELECT
   CAST(raw_unit_price AS VARCHAR) AS unit_price,
   CAST(raw_customer_id AS VARCHAR) AS customer_id,
   CAST(raw_country AS VARCHAR) AS country,
+  CAST(event_id AS VARCHAR) AS event_id,
+  CAST(_source AS VARCHAR) AS _source,
   CAST(_batch_id AS VARCHAR) AS _batch_id,
   CAST(_source_file AS VARCHAR) AS _source_file,
   CAST(_source_row AS BIGINT) AS _source_row,

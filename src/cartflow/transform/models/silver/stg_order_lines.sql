@@ -47,6 +47,9 @@ trimmed AS (
     unit_price AS raw_unit_price,
     customer_id AS raw_customer_id,
     country AS raw_country,
+    NULLIF(TRIM(event_id), '') AS event_id,
+    _error,
+    _source,
     _batch_id,
     _source_file,
     _source_row,
@@ -112,6 +115,7 @@ classified AS (
   SELECT
     with_duplicates.*,
     CASE
+      WHEN _error IS NOT NULL THEN 'malformed_row'
       WHEN invoice_no IS NULL THEN 'missing_field:invoice_no'
       WHEN stock_code IS NULL THEN 'missing_field:stock_code'
       WHEN quantity_text IS NULL THEN 'missing_field:quantity'
@@ -139,6 +143,7 @@ with_field AS (
       WHEN reason IN ('stock_note', 'zero_quantity', 'cancellation_positive_quantity')
         THEN 'quantity'
       WHEN reason = 'non_positive_price_sale' THEN 'unit_price'
+      WHEN reason = 'malformed_row' THEN 'row'
     END AS field
   FROM classified
 )
@@ -163,6 +168,7 @@ SELECT
     WHEN 'invoice_date' THEN raw_invoice_date
     WHEN 'unit_price' THEN raw_unit_price
     WHEN 'customer_id' THEN raw_customer_id
+    WHEN 'row' THEN _error
   END AS raw_value,
   raw_invoice_no,
   raw_stock_code,
@@ -172,6 +178,8 @@ SELECT
   raw_unit_price,
   raw_customer_id,
   raw_country,
+  event_id,
+  _source,
   _batch_id,
   _source_file,
   _source_row,
