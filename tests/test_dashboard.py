@@ -132,7 +132,8 @@ def test_filtered_panels_match_plain_sql_on_the_facts(dashboard: Dashboard, publ
     top = sql(published_demo, f"""
         SELECT l.stock_code, SUM(quantity) q FROM fct_order_line l
         JOIN dim_product p ON p.stock_code = l.stock_code AND p.is_current
-        WHERE l.is_sale AND p.is_product AND {where.replace('invoice_date', 'l.invoice_date').replace('country', 'l.country')}
+        WHERE (l.is_sale OR l.line_type = 'cancellation') AND p.is_product
+          AND {where.replace('invoice_date', 'l.invoice_date').replace('country', 'l.country')}
         GROUP BY 1 ORDER BY q DESC, l.stock_code LIMIT 10""")
     assert [(r["stock_code"], r["quantity"]) for r in panels["products"]["most_sold"]] == \
         [(r["stock_code"], r["q"]) for r in top]

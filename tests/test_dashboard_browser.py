@@ -188,7 +188,8 @@ def test_every_chart_shows_the_marts_numbers(page, server: str, published_demo: 
 
     most_sold = one("""SELECT SUM(l.quantity) q FROM fct_order_line l JOIN dim_product p
                        ON p.stock_code = l.stock_code AND p.is_current
-                       WHERE l.is_sale AND p.is_product GROUP BY l.stock_code ORDER BY q DESC, l.stock_code LIMIT 10""")
+                       WHERE (l.is_sale OR l.line_type = 'cancellation') AND p.is_product
+                       GROUP BY l.stock_code ORDER BY q DESC, l.stock_code LIMIT 10""")
     assert _values(page, '[data-panel="most_sold"] g.row') == [r[0] for r in most_sold]
     top_customer = one("""SELECT SUM(gross_amount) g FROM fct_order_line WHERE customer_id <> 'unknown'
                           GROUP BY customer_id ORDER BY g DESC, customer_id LIMIT 1""")[0][0]
@@ -207,7 +208,8 @@ def test_every_chart_shows_the_marts_numbers(page, server: str, published_demo: 
         (m.isoformat(), k, v) for m, k, v in one("SELECT cohort_month, months_since_first, retention "
                                                   "FROM mart_cohort_retention"))
     assert len(cells) == len(cohort)
-    quarantine = dict(one("SELECT reason, SUM(rows) FROM mart_quarantine_summary GROUP BY 1"))
+    quarantine = dict(one("SELECT reason, SUM(rows) FROM mart_quarantine_summary "
+                          "WHERE entity = 'order_lines' GROUP BY 1"))
     drawn = page.eval_on_selector_all('[data-panel="quarantine"] g.row', "els => els.map(e => [e.dataset.label, +e.dataset.value])")
     assert dict(drawn) == quarantine
     latest = one("""SELECT season_year, season FROM mart_top_products_by_season

@@ -15,7 +15,6 @@ import shutil
 from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -132,7 +131,8 @@ def silver_and_quarantine(project, entity: str) -> tuple[int, dict[str, int]]:
 def test_the_first_run_succeeds_and_every_batch_reconciles(pipeline) -> None:
     first, project = pipeline["first"], pipeline["project"]
     assert first.status == "succeeded", first.error
-    ledger = query(project, "SELECT entity, bronze_rows, silver_rows, quarantine_rows FROM silver.reconciliation_entities")
+    ledger = query(project, "SELECT entity, bronze_rows, silver_rows, quarantine_rows "
+                            "FROM silver.reconciliation_entities")
     assert ledger and all(b == s + q for _, b, s, q in ledger)
     assert {e for e, *_ in ledger} == {"customers", "products", "transactions", "sales", "exchange_rates"}
     assert sum(b for e, b, *_ in ledger if e == "customers") == 1000  # 4 pages of 250
@@ -229,7 +229,10 @@ def test_after_transient_faults_the_next_run_picks_up_exactly_the_changes(pipeli
     got = sorted(r["Customer_ID"] for m in new if m.source == "customers"
                  for r in json.loads(storage.read_bytes(m.raw_key))["data"])
     assert got == sorted(customers["changed"] + customers["added"])
-    rows = lambda source: query(project, f"SELECT count(*) FROM read_parquet('{storage.uri(next(m.raw_key for m in new if m.source == source))}')")[0][0]  # noqa: E731
+    def rows(source: str) -> int:
+        key = next(m.raw_key for m in new if m.source == source)
+        return query(project, f"SELECT count(*) FROM read_parquet('{storage.uri(key)}')")[0][0]
+
     assert rows("products") == len(changes.products) and rows("transactions") == len(changes.transactions)
     # SCD2: a changed customer and a re-priced product each have a closed and a current version
     cid = str(customers["changed"][0])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 
 import httpx
 import pytest
@@ -71,9 +71,8 @@ def test_customer_api_key_pagination_and_updated_since(seed_sandbox) -> None:  #
     assert [c["Customer_ID"] for c in second["data"]] == [6, 7, 8, 9, 10]
     assert first["data"][0] == {"Customer_ID": 1, "Customer_Name": "John Doe", "Age": 95, "Gender": "",
                                 "Location": "Unknown", "Date_Joined": "2020-07-04"}  # the seed record, as is
-    before = time.time()
+    since = datetime.now(timezone.utc).isoformat()
     changed = seed_sandbox.customer_store.advance(changes=3)
-    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(before - 1)) + "+00:00"
     recent = get(url, params={"updated_since": since, "limit": 1000}, headers=key).json()
     assert sorted(c["Customer_ID"] for c in recent["data"]) == changed["changed"]
     assert get(url, params={"updated_since": "yesterday"}, headers=key).status_code == 422

@@ -53,7 +53,8 @@ def test_every_pagination_style_lands_each_page_exactly_as_received(style, seed_
     storage, state = lake_state
     source = http_source(seed_sandbox.info.customers_url, pagination={"style": style, "page_size": 300})
     result = extract_http(storage, state, QuietReporter(), "api", source, "run-1")
-    assert (result.pages, result.records, result.landed) == (4, 1000, 4)
+    assert (result.records, result.landed) == (1000, 4)
+    assert result.pages == (5 if style in ("page", "offset") else 4)  # page/offset end at an empty page
     landed = state.manifests()
     ids = [r["Customer_ID"] for m in landed for r in json.loads(storage.read_bytes(m.raw_key))["data"]]
     assert sorted(ids) == list(range(1, 1001))  # every seed customer once, none twice
@@ -97,7 +98,7 @@ def test_random_faults_and_latency_still_bring_every_record(seed_sandbox, secret
     source = http_source(seed_sandbox.info.customers_url, pagination={"style": "cursor", "page_size": 100},
                          request_attempts=12)
     result = extract_http(storage, state, QuietReporter(), "api", source, "r1")
-    assert (result.pages, result.records) == (10, 1000) and result.fetch.retries > 0
+    assert (result.landed, result.records) == (10, 1000) and result.fetch.retries > 0
 
 
 def test_a_source_that_stays_down_fails_clearly_lands_nothing_and_keeps_the_watermark(
@@ -132,12 +133,12 @@ def test_a_source_that_stays_down_fails_clearly_lands_nothing_and_keeps_the_wate
         mp.setattr(httpx.Client, "get", second_page_down)
         with pytest.raises(SourceError, match="ConnectError"):
             extract_http(storage, state, QuietReporter(), "api", source, "r2", sleep=flaky_sleep)
-    assert calls["n"] == 2 and state.manifests() == []
+    assert calls["n"] == 2 and state.manifests() == []  # page 1 arrived, page 2 never did: nothing landed
     assert state.watermark("api", "customers") == "2020-01-01T00:00:00+00:00"
 
 
-def test_credentials_come_from_the_environment_and_never_reach_logs(seed_sandbox, lake_state, monkeypatch,
-                                                                    caplog):  # noqa: F811
+def test_credentials_come_from_the_environment_and_never_reach_logs(seed_sandbox, lake_state, monkeypatch,  # noqa: F811
+                                                                    caplog):
     storage, state = lake_state
     source = http_source(seed_sandbox.info.customers_url)
     monkeypatch.delenv(KEY_ENV, raising=False)
@@ -196,3 +197,22 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after("2") == 2.0 and retry_after(None) is None and retry_after("soon") is None
     later = datetime.now(timezone.utc) + timedelta(seconds=30)
     assert 25 < retry_after(format_datetime(later, usegmt=True)) <= 30
+
+
+def test_an_api_that_caps_the_page_size_or_repeats_its_last_page_loses_and_doubles_nothing(lake_state) -> None:
+    storage, state = lake_state
+    records = [{"id": i} for i in range(7)]
+
+    def capped(request: httpx.Request) -> httpx.Response:  # asks for 10 a page, gets at most 3
+        page = int(request.url.params["page"])
+        chunk = records[(page - 1) * 3:page * 3] or records[-1:]  # past the end: the last page again
+        return httpx.Response(200, json={"data": chunk})
+
+    raw = {"kind": "http", "entity": "customers", "url": "http://api.test/c", "records_path": "data",
+           "pagination": {"style": "page", "page_size": 10}}
+    source = parse_config({"sources": {"api": raw}}).sources["api"]
+    client = httpx.Client(transport=httpx.MockTransport(capped))
+    result = extract_http(storage, state, QuietReporter(), "api", source, "r1", client=client)
+    assert result.records >= 7 and result.landed == 3  # pages 1-3; page 4 repeats page 3 and ends it
+    ids = {r["id"] for m in state.manifests() for r in json.loads(storage.read_bytes(m.raw_key))["data"]}
+    assert ids == set(range(7))

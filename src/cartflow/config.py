@@ -132,7 +132,8 @@ class HttpAuth(_Strict):
 
 class HttpPagination(_Strict):
     style: Literal["none", "page", "offset", "cursor", "link"] = "none"
-    """page: ?page=N&limit=K; offset: ?offset=N&limit=K; cursor: ?cursor=<from the last page>; link: follow `Link: rel="next"`."""
+    """page: ?page=N&limit=K; offset: ?offset=N&limit=K (both end at an empty page); cursor: ?cursor=<from the
+    last page>; link: follow `Link: rel="next"`."""
     page_param: str = "page"
     first_page: int = Field(default=1, ge=0)
     size_param: str = "limit"

@@ -48,4 +48,7 @@ def run_demo(directory: Path, reporter: Reporter) -> tuple[RunResult, dict[str, 
     if result.status == "succeeded":
         storage = open_lake(project)
         answers = {title: query(storage, sql) for title, sql in QUESTIONS.items()}
+        from cartflow.sandbox.example_multi_source import run_demo_part  # the multi-source system (issue 3)
+
+        answers.update(run_demo_part(directory / "multi-source", result, reporter))
     return result, answers

@@ -5,10 +5,13 @@ panel of each request would take seconds. These tables keep every panel *exact* 
 any date range and country set, at far fewer rows:
 
 * `cf_invoices`: one row per invoice × customer × day × hour × country (about one per
-  invoice) with its sums: order and customer counts stay exact distinct counts.
-* `cf_products_month` / `cf_products_day`: sale lines of real products per stock code
-  and month (or day) and country; whole months of a range read the month table, only
-  the partial months at its edges read the day table.
+  invoice) with its sums: order and customer counts stay exact distinct counts, taken
+  over integer ids (`inv`, and `cust` in customer_id order, NULL for the unknown
+  customer) because distinct integers count several times faster than strings.
+* `cf_products_month` / `cf_products_day`: units and revenue of real products net of
+  cancellations (sale and cancellation lines, as `mart_top_products_by_season` ranks
+  them) per stock code and month (or day) and country; whole months of a range read the
+  month table, only the partial months at its edges read the day table.
 * `cf_orders`: the invoice fact, for the largest invoices.
 * `cf_quarantine`: rejected rows per reason, raw date and raw country.
 
@@ -31,21 +34,26 @@ RAW_DATE_FORMATS = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", 
 
 INVOICES = """
 CREATE TABLE cf_invoices AS
-SELECT invoice_no, customer_id, invoice_date, CAST(HOUR(invoice_ts) AS INT) AS hour, country,
-       BOOL_OR(is_sale) AS has_sale,
-       SUM(gross_amount) AS gross_amount, SUM(return_amount) AS return_amount, SUM(net_amount) AS net_amount,
-       COUNT(*) AS lines, SUM(CASE WHEN is_sale THEN quantity ELSE 0 END) AS items
-FROM fct_order_line
-GROUP BY invoice_no, customer_id, invoice_date, HOUR(invoice_ts), country
+WITH cells AS (
+  SELECT invoice_no, customer_id, invoice_date, CAST(HOUR(invoice_ts) AS INT) AS hour, country,
+         BOOL_OR(is_sale) AS has_sale,
+         SUM(gross_amount) AS gross_amount, SUM(return_amount) AS return_amount, SUM(net_amount) AS net_amount,
+         COUNT(*) AS lines, SUM(CASE WHEN is_sale THEN quantity ELSE 0 END) AS items
+  FROM fct_order_line
+  GROUP BY invoice_no, customer_id, invoice_date, HOUR(invoice_ts), country)
+SELECT CAST(DENSE_RANK() OVER (ORDER BY invoice_no) AS INT) AS inv,
+       CASE WHEN customer_id <> 'unknown' THEN CAST(DENSE_RANK() OVER (ORDER BY customer_id) AS INT) END AS cust,
+       cells.*
+FROM cells
 ORDER BY invoice_date, country"""
 
 PRODUCTS_DAY = """
 CREATE TABLE cf_products_day AS
 SELECT l.stock_code, l.invoice_date, l.country,
-       SUM(l.quantity) AS quantity, SUM(l.gross_amount) AS revenue, COUNT(*) AS lines
+       SUM(l.quantity) AS quantity, SUM(l.net_amount) AS revenue, COUNT(*) AS lines
 FROM fct_order_line AS l
 INNER JOIN cf_product_names AS p ON l.stock_code = p.stock_code
-WHERE l.is_sale
+WHERE l.is_sale OR l.line_type = 'cancellation'
 GROUP BY l.stock_code, l.invoice_date, l.country
 ORDER BY l.invoice_date, l.country"""
 

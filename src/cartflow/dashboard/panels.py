@@ -86,6 +86,7 @@ def _build(storage: Storage, version: str | None) -> Snapshot:
     if meta["empty"]:
         return Snapshot(version, None, published, meta)
     con = connect(storage)
+    con.execute("SET enable_progress_bar = false")  # a server's and a report's stderr are no terminal
     tables = published | build_cube(con, published)
     lo, hi, n = con.execute("SELECT MIN(invoice_date), MAX(invoice_date), SUM(lines) FROM cf_invoices").fetchone()
     countries = [r[0] for r in con.execute(

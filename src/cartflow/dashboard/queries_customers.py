@@ -26,14 +26,27 @@ SEGMENTS = ("Champions", "Loyal", "Potential loyalist", "New", "Need attention",
 
 
 def top_customers(con: duckdb.DuckDBPyConnection, f: Filter) -> dict[str, Any]:
+    """Top 10 known customers by gross sales; their country is where they ordered most often
+    (ties: the first by name). Details are computed for the ten only."""
     lines = filtered(f, table=SOURCE)
     rows = records(con, f"""
-        SELECT customer_id, MODE(country) AS country,
-               SUM(gross_amount) AS gross_sales, SUM(return_amount) AS returns, SUM(net_amount) AS net_revenue,
-               COUNT(DISTINCT CASE WHEN has_sale THEN invoice_no END) AS orders
-        FROM {lines} WHERE customer_id <> 'unknown'
-        GROUP BY customer_id HAVING SUM(gross_amount) > 0
-        ORDER BY gross_sales DESC, customer_id LIMIT {TOP_N}""")
+        WITH sel AS (SELECT * FROM {lines} WHERE cust IS NOT NULL),
+        top AS (
+          SELECT cust, SUM(gross_amount) AS gross_sales, SUM(return_amount) AS returns, SUM(net_amount) AS net_revenue
+          FROM sel GROUP BY cust HAVING SUM(gross_amount) > 0
+          ORDER BY gross_sales DESC, cust LIMIT {TOP_N}),
+        detail AS (
+          SELECT sel.cust, ANY_VALUE(sel.customer_id) AS customer_id,
+                 COUNT(DISTINCT CASE WHEN has_sale THEN inv END) AS orders
+          FROM sel INNER JOIN top ON sel.cust = top.cust GROUP BY sel.cust),
+        home AS (
+          SELECT sel.cust, sel.country,
+                 ROW_NUMBER() OVER (PARTITION BY sel.cust ORDER BY COUNT(*) DESC, sel.country) AS n
+          FROM sel INNER JOIN top ON sel.cust = top.cust GROUP BY sel.cust, sel.country)
+        SELECT detail.customer_id, home.country, top.gross_sales, top.returns, top.net_revenue, detail.orders
+        FROM top INNER JOIN detail ON top.cust = detail.cust
+        INNER JOIN home ON top.cust = home.cust AND home.n = 1
+        ORDER BY top.gross_sales DESC, top.cust""")
     return {"source": SOURCE, "rows": rows}
 
 
@@ -59,20 +72,20 @@ def rfm(con: duckdb.DuckDBPyConnection, f: Filter) -> dict[str, Any]:
     else:
         lines = filtered(f, table=SOURCE)
         rows = records(con, _RFM_SUMMARY.format(scored=f"""(
-            WITH order_lines AS (SELECT customer_id, invoice_no, invoice_date, has_sale, net_amount FROM {lines}),
+            WITH order_lines AS (SELECT cust, inv, invoice_date, has_sale, net_amount FROM {lines}),
             reference_date AS (SELECT MAX(invoice_date) AS last_invoice_date FROM order_lines),
             customer_totals AS (
-              SELECT customer_id, MAX(CASE WHEN has_sale THEN invoice_date END) AS last_purchase_date,
-                     COUNT(DISTINCT CASE WHEN has_sale THEN invoice_no END) AS frequency,
+              SELECT cust, MAX(CASE WHEN has_sale THEN invoice_date END) AS last_purchase_date,
+                     COUNT(DISTINCT CASE WHEN has_sale THEN inv END) AS frequency,
                      SUM(net_amount) AS monetary
-              FROM order_lines WHERE customer_id <> 'unknown' GROUP BY customer_id),
+              FROM order_lines WHERE cust IS NOT NULL GROUP BY cust),
             measured AS (
               SELECT t.*, DATE_DIFF('day', t.last_purchase_date, r.last_invoice_date) AS recency_days
               FROM customer_totals AS t CROSS JOIN reference_date AS r WHERE t.frequency > 0),
             scored AS (
-              SELECT *, NTILE(5) OVER (ORDER BY recency_days DESC, customer_id) AS r,
-                        NTILE(5) OVER (ORDER BY frequency, customer_id) AS fq,
-                        NTILE(5) OVER (ORDER BY monetary, customer_id) AS m
+              SELECT *, NTILE(5) OVER (ORDER BY recency_days DESC, cust) AS r,
+                        NTILE(5) OVER (ORDER BY frequency, cust) AS fq,
+                        NTILE(5) OVER (ORDER BY monetary, cust) AS m
               FROM measured)
             SELECT *, CASE
                 WHEN r >= 4 AND fq >= 4 AND m >= 4 THEN 'Champions'
@@ -103,9 +116,9 @@ def cohorts(con: duckdb.DuckDBPyConnection, f: Filter) -> dict[str, Any]:
     upper = Filter(date_to=f.date_to).where("activity_month", "NULL")
     rows = records(con, f"""
         WITH customer_months AS (
-          SELECT DISTINCT customer_id, CAST(DATE_TRUNC('month', invoice_date) AS DATE) AS activity_month
-          FROM {lines} WHERE has_sale AND customer_id <> 'unknown'),
-        firsts AS (SELECT customer_id, MIN(activity_month) AS cohort_month FROM customer_months GROUP BY 1),
+          SELECT DISTINCT cust, CAST(DATE_TRUNC('month', invoice_date) AS DATE) AS activity_month
+          FROM {lines} WHERE has_sale AND cust IS NOT NULL),
+        firsts AS (SELECT cust, MIN(activity_month) AS cohort_month FROM customer_months GROUP BY 1),
         chosen AS (SELECT * FROM firsts WHERE {window}),
         sizes AS (SELECT cohort_month, COUNT(*) AS cohort_size FROM chosen GROUP BY 1),
         activity AS (
@@ -113,7 +126,7 @@ def cohorts(con: duckdb.DuckDBPyConnection, f: Filter) -> dict[str, Any]:
                  (YEAR(m.activity_month) - YEAR(c.cohort_month)) * 12
                    + MONTH(m.activity_month) - MONTH(c.cohort_month) AS months_since_first,
                  COUNT(*) AS active_customers
-          FROM customer_months AS m INNER JOIN chosen AS c ON m.customer_id = c.customer_id
+          FROM customer_months AS m INNER JOIN chosen AS c ON m.cust = c.cust
           WHERE {upper} GROUP BY 1, 2)
         SELECT a.cohort_month, a.months_since_first, s.cohort_size, a.active_customers,
                CAST(CAST(a.active_customers AS DECIMAL(18, 4)) / s.cohort_size AS DECIMAL(9, 4)) AS retention

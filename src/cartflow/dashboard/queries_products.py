@@ -1,11 +1,12 @@
 """Product panels: the most sold and most valuable products, and the top products of
 each meteorological season.
 
-Sale lines of real products only (`dim_product.is_product`: postage, fees and vouchers
-are not products), described by their current description, ranked with stock code as
-the tie-breaker: the rules of `mart_top_products_by_season`, which the season panel
-reads as published when nothing is filtered. Seasons are meteorological (DJF winter,
-December counting towards the next year's winter), as in `dim_date`.
+The rules of `mart_top_products_by_season`, which the season panel reads as published
+when nothing is filtered: real products only (`dim_product.is_product`: postage, fees
+and vouchers are not products), net of cancellations (units sold minus units cancelled,
+revenue = net amount: a cancelled order does not make a product popular), described by
+their current description, ties broken by stock code. Seasons are meteorological (DJF
+winter, December counting towards the next year's winter), as in `dim_date`.
 """
 
 from __future__ import annotations

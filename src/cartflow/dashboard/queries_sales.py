@@ -23,10 +23,10 @@ _SUMS = """
     SUM(gross_amount) AS gross_sales,
     SUM(return_amount) AS returns,
     SUM(net_amount) AS net_revenue,
-    COUNT(DISTINCT CASE WHEN has_sale THEN invoice_no END) AS orders,
-    COUNT(DISTINCT CASE WHEN has_sale AND customer_id <> 'unknown' THEN customer_id END) AS customers"""
+    COUNT(DISTINCT CASE WHEN has_sale THEN inv END) AS orders,
+    COUNT(DISTINCT CASE WHEN has_sale THEN cust END) AS customers"""
 
-_AOV = money_div("SUM(gross_amount)", "COUNT(DISTINCT CASE WHEN has_sale THEN invoice_no END)")
+_AOV = money_div("SUM(gross_amount)", "COUNT(DISTINCT CASE WHEN has_sale THEN inv END)")
 SOURCE = "cf_invoices"
 
 
@@ -65,11 +65,11 @@ def hourly(con: duckdb.DuckDBPyConnection, f: Filter) -> dict[str, Any]:
     """Average gross sales and orders per trading day, by hour of the invoice."""
     lines = _lines(f)
     rows = records(con, f"""
-        WITH sales AS (SELECT invoice_date, hour, invoice_no, gross_amount FROM {lines} WHERE has_sale),
+        WITH sales AS (SELECT invoice_date, hour, inv, gross_amount FROM {lines} WHERE has_sale),
         days AS (SELECT COUNT(DISTINCT invoice_date) AS n FROM sales)
         SELECT hour,
                ROUND(SUM(gross_amount) / ANY_VALUE(days.n), 2) AS avg_sales,
-               ROUND(COUNT(DISTINCT invoice_no) / ANY_VALUE(days.n), 2) AS avg_orders,
+               ROUND(COUNT(DISTINCT inv) / ANY_VALUE(days.n), 2) AS avg_orders,
                ANY_VALUE(days.n) AS trading_days
         FROM sales CROSS JOIN days GROUP BY 1 ORDER BY 1""")
     return {"source": SOURCE, "rows": rows}
@@ -79,10 +79,10 @@ def weekday(con: duckdb.DuckDBPyConnection, f: Filter) -> dict[str, Any]:
     """Average gross sales and orders per trading day of each weekday (1 = Monday)."""
     lines = _lines(f)
     rows = records(con, f"""
-        WITH sales AS (SELECT invoice_date, invoice_no, gross_amount FROM {lines} WHERE has_sale)
+        WITH sales AS (SELECT invoice_date, inv, gross_amount FROM {lines} WHERE has_sale)
         SELECT ISODOW(invoice_date) AS weekday,
                ROUND(SUM(gross_amount) / COUNT(DISTINCT invoice_date), 2) AS avg_sales,
-               ROUND(COUNT(DISTINCT invoice_no) / COUNT(DISTINCT invoice_date), 2) AS avg_orders,
+               ROUND(COUNT(DISTINCT inv) / COUNT(DISTINCT invoice_date), 2) AS avg_orders,
                COUNT(DISTINCT invoice_date) AS trading_days
         FROM sales GROUP BY 1 ORDER BY 1""")
     return {"source": SOURCE, "rows": rows}

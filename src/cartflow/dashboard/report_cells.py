@@ -63,19 +63,19 @@ def build_cells(con: duckdb.DuckDBPyConnection, tables: set[str]) -> dict[str, A
     }
     cells["day_cells"] = _columns(con, f"""
         SELECT d.i AS d, c.i AS c, {_m('SUM(gross_amount)')} AS gross, {_m('SUM(return_amount)')} AS returns,
-               {_m('SUM(net_amount)')} AS net, COUNT(DISTINCT CASE WHEN has_sale THEN invoice_no END) AS orders,
+               {_m('SUM(net_amount)')} AS net, COUNT(DISTINCT CASE WHEN has_sale THEN inv END) AS orders,
                SUM(lines) AS lines, CAST(BOOL_OR(has_sale) AS INT) AS trading
         FROM cf_invoices AS x JOIN r_day_idx AS d ON x.invoice_date = d.day JOIN r_countries AS c ON x.country = c.country
         GROUP BY d.i, c.i ORDER BY d.i, c.i""")
     cells["hour_cells"] = _columns(con, f"""
         SELECT {month_of.format(d='invoice_date')} AS m, c.i AS c, hour AS h, {_m('SUM(gross_amount)')} AS gross,
-               COUNT(DISTINCT invoice_no) AS orders
+               COUNT(DISTINCT inv) AS orders
         FROM cf_invoices AS x JOIN r_countries AS c ON x.country = c.country
         WHERE has_sale GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")
     cells["customer_cells"] = _columns(con, f"""
         SELECT k.i AS k, {month_of.format(d='invoice_date')} AS m, c.i AS c,
                {_m('SUM(gross_amount)')} AS gross, {_m('SUM(return_amount)')} AS returns, {_m('SUM(net_amount)')} AS net,
-               COUNT(DISTINCT CASE WHEN has_sale THEN invoice_no END) AS orders, COUNT(*) AS rows,
+               COUNT(DISTINCT CASE WHEN has_sale THEN inv END) AS orders, COUNT(*) AS rows,
                COALESCE(MAX(CASE WHEN has_sale THEN d.i END), -1) AS last_sale
         FROM cf_invoices AS x JOIN r_customers AS k ON x.customer_id = k.customer_id
         JOIN r_countries AS c ON x.country = c.country JOIN r_day_idx AS d ON x.invoice_date = d.day

@@ -110,8 +110,9 @@ def mount_dashboard(app: FastAPI, storage_or_project: Any) -> Dashboard:
 
 
 def _warm(dashboard: Dashboard) -> None:
+    """Build the pre-aggregates and the unfiltered answers: the first page load is then cached."""
     try:
-        dashboard.meta()
+        dashboard.panels(Filter())
     except Exception:  # noqa: BLE001 — a lake that fails now fails visibly on the first request
         pass
 

@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from cartflow.config import CsvOptions
 from cartflow.lake.bronze import (OPTIONAL_COLUMNS, ORDER_LINE_COLUMNS, BronzeError, BronzeResult,
                                   bronze_key, bronze_schema, map_header)
@@ -57,9 +59,15 @@ def csv_to_bronze_spark(spark: Any, storage: Storage, raw_key: str, *, source: s
         "_source_row": (F.monotonically_increasing_id() + 1).cast("bigint"),
         "_ingested_at": F.lit(ingested_at.replace(tzinfo=None)).cast("timestamp_ntz"),
         "_error": F.when(bad, F.concat(F.lit("malformed row: "), F.col(CORRUPT))),
+        "_source": F.lit(source),
     }
-    # exactly the columns, in the order, of the DuckDB/Arrow bronze files
-    out = df.select(*[columns[f.name].alias(f.name) for f in bronze_schema()])
+    schema_fields = list(bronze_schema())
+    unknown = [f.name for f in schema_fields if f.name not in columns and not pa.types.is_string(f.type)]
+    if unknown:
+        raise BronzeError(f"{source}: {source_file}: the Spark bronze converter does not know the bronze "
+                          f"column(s) {', '.join(unknown)}: add them to lake/spark_bronze.py")
+    # exactly the columns, in the order, of the DuckDB/Arrow bronze files (new text columns: NULL)
+    out = df.select(*[columns.get(f.name, F.lit(None).cast("string")).alias(f.name) for f in schema_fields])
     key = bronze_key(entity, batch_id)
     with tempfile.TemporaryDirectory(prefix="cf-spark-bronze-") as tmp:
         target = Path(tmp) / "out"

@@ -74,17 +74,29 @@ def reconcile_entities(settings: TransformSettings, pending: Iterable[Manifest])
     if not by_entity:
         return []
     results: list[BatchReconciliation] = []
-    with duckdb.connect() as lake, duckdb.connect(str(settings.warehouse), read_only=True) as warehouse:
+    with duckdb.connect() as lake:
+        setup = getattr(settings, "connection_setup", None)
+        if setup:
+            setup(lake)  # s3:// lakes
         for entity, ids in sorted(by_entity.items()):
             bronze = dict(lake.execute(
                 "SELECT _batch_id, COUNT(*) FROM read_parquet(?) WHERE _batch_id IN (SELECT UNNEST(?)) GROUP BY 1",
                 [settings.variables[f"bronze_{entity}"], ids]).fetchall())
-            silver = _counts(warehouse, f"silver.{entity}", ids)
-            quarantine = _counts(warehouse, f"silver.quarantine_{entity}", ids)
+            silver, quarantine = _silver_counts(settings, entity, ids)
             results += [BatchReconciliation(batch_id=f"{entity}:{b}", bronze_rows=int(bronze.get(b, 0)),
                                             silver_rows=silver.get(b, 0), quarantine_rows=quarantine.get(b, 0))
                         for b in sorted(set(ids))]
     return results
+
+
+def _silver_counts(settings: TransformSettings, entity: str, ids: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    if getattr(settings, "gateway", "duckdb") == "spark":
+        from cartflow.transform.spark import batch_counts
+
+        return (batch_counts(settings, f"silver.{entity}", ids),
+                batch_counts(settings, f"silver.quarantine_{entity}", ids))
+    with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse:
+        return _counts(warehouse, f"silver.{entity}", ids), _counts(warehouse, f"silver.quarantine_{entity}", ids)
 
 
 def _counts(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> dict[str, int]:
@@ -108,6 +120,7 @@ def entity_layer_counts(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int],
         if good or bad:
             layers[f"silver {entity}"] = int(good)
             layers[f"quarantine {entity}"] = int(bad)
-        for reason, n in con.execute(f"SELECT reason, count(*) FROM {quarantine} GROUP BY 1 ORDER BY 2 DESC").fetchall():
+        by_reason = con.execute(f"SELECT reason, count(*) FROM {quarantine} GROUP BY 1 ORDER BY 2 DESC").fetchall()
+        for reason, n in by_reason:
             reasons[f"{entity}: {reason}"] = int(n)
     return layers, reasons

@@ -213,12 +213,21 @@ def stage_quality(ctx: RunContext) -> None:
 
 def stage_publish(ctx: RunContext) -> None:
     stage = ctx.reporter.stage("publish")
-    publish(ctx.project.warehouse_path, ctx.storage, progress=lambda name: stage.advance(detail=name))
+    spark = None
+    if ctx.project.config.warehouse.engine == "spark":
+        from cartflow.transform import spark as spark_engine  # the JVM is already up: transform used it
+
+        spark = spark_engine.SparkSettings.from_project(ctx.project)
+        spark_engine.publish_spark(spark, ctx.storage, ctx.project.warehouse_path,
+                                   progress=lambda name: stage.advance(detail=name))
+    else:
+        publish(ctx.project.warehouse_path, ctx.storage, progress=lambda name: stage.advance(detail=name))
     stage.done()
     serving = ctx.reporter.stage("serving store")
     refresh_serving(ctx.project, ctx.result.batch_ids, progress=lambda n: serving.advance(detail=f"{n:,} lines"))
     serving.done()
-    ctx.result.layer_rows, ctx.result.quarantine = layer_counts(ctx.project, ctx.state)
+    ctx.result.layer_rows, ctx.result.quarantine = (
+        spark_engine.layer_counts(spark, ctx.state) if spark else layer_counts(ctx.project, ctx.state))
 
 
 STAGES: tuple[tuple[str, Callable[[RunContext], None]], ...] = (

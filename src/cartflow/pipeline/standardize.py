@@ -49,7 +49,7 @@ def to_bronze(project: Project, storage: Storage, state: SqliteState, reporter: 
             stage.advance()
             continue
         try:
-            result = _convert(storage, m, source)
+            result = _convert(storage, m, source, project)
         except BronzeError as exc:
             outcome.failed[m.source] = str(exc)
             state.update_manifest(m.source, m.entity, m.batch_id, status="failed")
@@ -65,7 +65,7 @@ def to_bronze(project: Project, storage: Storage, state: SqliteState, reporter: 
     return outcome
 
 
-def _convert(storage: Storage, m: Manifest, source: Any):
+def _convert(storage: Storage, m: Manifest, source: Any, project: Project):
     if isinstance(source, (HttpSource, PostgresSource)) or (
             isinstance(source, FilesSource) and (source.entity != "order_lines" or source.format != "csv")):
         from cartflow.lake.bronze_entities import entity_to_bronze, layout_for
@@ -73,6 +73,14 @@ def _convert(storage: Storage, m: Manifest, source: Any):
         return entity_to_bronze(storage, m.raw_key, source=m.source, entity=m.entity, batch_id=m.batch_id,
                                 source_file=m.source_file, ingested_at=datetime.fromisoformat(m.extracted_at),
                                 layout=layout_for(source, m.raw_key))
+    if isinstance(source, FilesSource) and project.config.warehouse.engine == "spark":
+        from cartflow.lake.spark_bronze import csv_to_bronze_spark
+        from cartflow.transform.spark import SparkSettings, session
+
+        return csv_to_bronze_spark(session(SparkSettings.from_project(project)), storage, m.raw_key,
+                                   source=m.source, entity=m.entity, batch_id=m.batch_id,
+                                   source_file=m.source_file, ingested_at=datetime.fromisoformat(m.extracted_at),
+                                   options=source.csv)
     if isinstance(source, FilesSource):
         return csv_to_bronze(storage, m.raw_key, source=m.source, entity=m.entity, batch_id=m.batch_id,
                              source_file=m.source_file, ingested_at=datetime.fromisoformat(m.extracted_at),
@@ -109,7 +117,14 @@ def transform_settings(project: Project, storage: Storage) -> TransformSettings:
     from cartflow.pipeline.entity_settings import entity_variables
 
     variables.update(entity_variables(project, storage))
-    return TransformSettings(warehouse=project.warehouse_path, variables=variables)
+    spark = None
+    if project.config.warehouse.engine == "spark":
+        from cartflow.transform.spark import SparkSettings
+
+        spark = SparkSettings.from_project(project)
+    return TransformSettings(warehouse=project.warehouse_path, variables=variables,
+                             connection_setup=getattr(storage, "prepare_duckdb", None),  # s3:// lakes
+                             gateway=project.config.warehouse.engine, spark=spark)
 
 
 def run_models(project: Project, storage: Storage, state: SqliteState, reporter: Reporter) -> list[Manifest]:

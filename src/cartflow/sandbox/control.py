@@ -44,10 +44,7 @@ def advance(info: SandboxInfo, *, customers: int = 10, new_customers: int = 0, p
                           params={"changes": customers, "new": new_customers}, timeout=timeout)
     response.raise_for_status()
     out["customers"] = response.json()
-    response = httpx.post(f"{api_root(info, 'products')}/_sandbox/advance", params={"changes": api_products},
-                          timeout=timeout)
-    response.raise_for_status()
-    out["api_products"] = response.json()["changed"]
+    out["api_products"] = advance_products(info, changes=api_products, timeout=timeout)
     if info.postgres_dsn:
         from cartflow.sandbox.pg_seed import advance_postgres
 
@@ -56,3 +53,11 @@ def advance(info: SandboxInfo, *, customers: int = 10, new_customers: int = 0, p
         out["postgres"] = {"products": done.products, "new_transactions": done.new_transactions,
                            "corrected_transactions": done.corrected_transactions}
     return out
+
+
+def advance_products(info: SandboxInfo, *, changes: int = 1, timeout: float = 10.0) -> list[str]:
+    """Re-price products in the products REST API now; returns their ids."""
+    response = httpx.post(f"{api_root(info, 'products')}/_sandbox/advance", params={"changes": changes},
+                          timeout=timeout)
+    response.raise_for_status()
+    return response.json()["changed"]

@@ -37,13 +37,17 @@ class CustomerStore:
         for record in customers:
             self.records[record["Customer_ID"]] = record
             self.updated[record["Customer_ID"]] = now
+        self._order = sorted(self.records, key=_sort_key)
 
-    def select(self, since: datetime | None) -> list[dict[str, Any]]:
+    def select(self, since: datetime | None, start: int = 0,
+               limit: int | None = None) -> tuple[list[dict[str, Any]], int]:
+        """One page of customers (changed after `since`), in id order, and how many there are in all."""
         with self._lock:
-            ids = sorted(self.records, key=_sort_key)
+            ids = self._order
             if since is not None:
                 ids = [i for i in ids if self.updated[i] > since]
-            return [self.records[i] for i in ids]
+            end = len(ids) if limit is None else start + limit
+            return [self.records[i] for i in ids[start:end]], len(ids)
 
     def advance(self, changes: int, new: int = 0) -> dict[str, list[Any]]:
         """Change `changes` customers (location, age or gender) and add `new` ones, all stamped now."""
@@ -71,6 +75,7 @@ class CustomerStore:
                                      "Gender": "Female", "Location": "Texas", "Date_Joined": now.date().isoformat()}
                 self.updated[cid] = now
                 added.append(cid)
+            self._order = sorted(self.records, key=_sort_key)
             return {"changed": sorted(changed, key=_sort_key), "added": added}
 
 
@@ -87,11 +92,10 @@ def create_customer_api(store: CustomerStore, *, api_key: str | None, faults: Fa
         if api_key and x_api_key != api_key:
             raise HTTPException(401, "missing or wrong X-API-Key")
         since = _parse_since(updated_since)
-        rows = store.select(since)
-        start = _start(page, offset, cursor, limit, rows)
-        chunk = rows[start:start + limit]
-        more = start + limit < len(rows)
-        body: dict[str, Any] = {"data": chunk, "total": len(rows), "limit": limit}
+        start = _start(page, offset, cursor, limit)
+        chunk, total = store.select(since, start, limit)
+        more = start + limit < total
+        body: dict[str, Any] = {"data": chunk, "total": total, "limit": limit}
         params = {k: v for k, v in request.query_params.items() if k not in ("page", "offset", "cursor")}
         if offset is not None:
             body["offset"] = start
@@ -120,7 +124,7 @@ def create_customer_api(store: CustomerStore, *, api_key: str | None, faults: Fa
     return FaultMiddleware(app, faults)
 
 
-def _start(page: int | None, offset: int | None, cursor: str | None, limit: int, rows: list[Any]) -> int:
+def _start(page: int | None, offset: int | None, cursor: str | None, limit: int) -> int:
     if cursor:
         try:
             return int(base64.urlsafe_b64decode(cursor.encode()).decode())

@@ -41,7 +41,10 @@ CREATE TABLE {transactions} (
 );
 CREATE INDEX ON {products} (updated_at);
 CREATE INDEX ON {transactions} (updated_at);
+COMMENT ON TABLE {products} IS 'cartflow sandbox';
+COMMENT ON TABLE {transactions} IS 'cartflow sandbox';
 """
+MARKER = "cartflow sandbox"
 
 
 @dataclass
@@ -58,9 +61,19 @@ class Advanced:
 
 
 def seed_postgres(dsn: str, data: MultiSourceData, schema: str = "public") -> dict[str, int]:
-    """(Re)create the two tables in `schema` and load the rows; returns rows per table."""
+    """(Re)create the two tables in `schema` and load the rows; returns rows per table.
+
+    Tables of the same name that the sandbox did not create are never dropped: that is
+    somebody's data, and the call fails asking for another schema.
+    """
     with psycopg.connect(dsn, autocommit=False) as conn:
         names = _names(schema)
+        for table in ("products", "transactions"):
+            found = conn.execute("SELECT obj_description(to_regclass(%s), 'pg_class'), to_regclass(%s) IS NOT NULL",
+                                 (f'"{schema}"."{table}"', f'"{schema}"."{table}"')).fetchone()
+            if found and found[1] and found[0] != MARKER:
+                raise RuntimeError(f"sandbox: {schema}.{table} exists and was not created by the sandbox: "
+                                   "it is left alone; seed another schema (cartflow sandbox up --pg-schema NAME)")
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {transactions}, {products}").format(**names))
         conn.execute(sql.SQL(DDL).format(**names))
@@ -89,7 +102,8 @@ def advance_postgres(dsn: str, schema: str = "public", *, products: int = 5, new
     with psycopg.connect(dsn) as conn:
         ids = [r[0] for r in conn.execute(sql.SQL("SELECT product_id FROM {products} ORDER BY 1").format(**names))]
         for pid in rng.sample(ids, min(products, len(ids))):
-            conn.execute(sql.SQL("UPDATE {products} SET price = round(abs(coalesce(price, 10)) * CAST(%s AS numeric), 2), "
+            conn.execute(sql.SQL("UPDATE {products} SET "
+                                 "price = round(abs(coalesce(price, 10)) * CAST(%s AS numeric), 2), "
                                  "stock_available = coalesce(stock_available, 0) + %s, updated_at = clock_timestamp() "
                                  "WHERE product_id = %s").format(**names), (rng.choice((0.9, 1.1)), rng.randint(1, 50),
                                                                              pid))

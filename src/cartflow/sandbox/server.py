@@ -81,6 +81,8 @@ class Sandbox:
         self.info: SandboxInfo | None = None
         self.customer_store: Any = None
         self.product_store: Any = None
+        self.data: Any = None
+        """Every row the sandbox serves (MultiSourceData): seed, plus generated unless seed_only."""
 
     def __enter__(self) -> "Sandbox":
         self.start()
@@ -101,6 +103,7 @@ class Sandbox:
         book = RateBook(seed=o.seed)
         if not o.seed_only:
             data.extend(generate_multi_source(o.scale, o.seed, book=book))
+        self.data = data
         self.customer_store = CustomerStore(data.customers, seed=o.seed)
         self.product_store = ProductStore(0 if o.seed_only else 20, seed=o.seed)
         apps = {

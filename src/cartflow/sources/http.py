@@ -125,6 +125,7 @@ def pages(getter: RetryingGetter, name: str, source: HttpSource, since: str | No
         params[p.offset_param] = 0
     url: str | None = source.url
     number = 0
+    previous: bytes | None = None
     while url is not None:
         number += 1
         if number > p.max_pages:
@@ -133,6 +134,9 @@ def pages(getter: RetryingGetter, name: str, source: HttpSource, since: str | No
                               retryable=False)
         response = getter.get(url, params if number == 1 or p.style != "link" else None)
         body = response.content
+        if body == previous and p.style in ("page", "offset"):
+            break  # an API that answers past the end with its last page again
+        previous = body
         document = _json(name, response)
         records = records_of(document, source, name, str(response.url))
         field_name = source.incremental.field if source.incremental else None
@@ -148,13 +152,11 @@ def _next(style: str, source: HttpSource, document: Any, response: httpx.Respons
     p = source.pagination
     if style == "none" or count == 0:
         return None, params
+    # page/offset: only an empty page ends the pages. A short page may just be an API that
+    # caps the page size below what was asked, and stopping there would lose records.
     if style == "page":
-        if count < p.page_size:
-            return None, params
         return source.url, {**params, p.page_param: int(params[p.page_param]) + 1}
     if style == "offset":
-        if count < p.page_size:
-            return None, params
         return source.url, {**params, p.offset_param: int(params[p.offset_param]) + count}
     if style == "cursor":
         cursor = dig(document, p.cursor_path)

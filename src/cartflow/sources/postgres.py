@@ -103,7 +103,8 @@ def connect(name: str, source: PostgresSource, *, sleep: Callable[[float], None]
     dsn = resolve_dsn(name, source)
     policy = RetryPolicy(attempts=source.connect_attempts, backoff_seconds=source.backoff_seconds,
                          max_backoff_seconds=source.max_backoff_seconds, jitter=0.5)
-    options = f"-c statement_timeout={source.statement_timeout_seconds * 1000}" if source.statement_timeout_seconds else None
+    timeout = source.statement_timeout_seconds
+    options = f"-c statement_timeout={timeout * 1000}" if timeout else None
     attempt = 0
     while True:
         attempt += 1

@@ -20,6 +20,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from cartflow.transform.connection import duckdb_connection
+from cartflow.transform.entity_defaults import ENTITY_DEFAULTS
 from cartflow.transform._console import CapturingConsole, model_name
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -28,6 +30,7 @@ PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_VARIABLES: dict[str, Any] = {
     "order_date_format": "%-m/%-d/%Y %-H:%M",
     "currency": "GBP",
+    **ENTITY_DEFAULTS,  # the multi-source entities read empty files unless the pipeline says otherwise
 }
 REQUIRED_VARIABLES = ("bronze_order_lines", "pending_order_lines")
 
@@ -78,7 +81,11 @@ class ReconciliationError(RuntimeError):
 class TransformSettings:
     warehouse: Path  # DuckDB file (the warehouse); SQLMesh state lives in it too
     variables: dict[str, Any]  # bronze_order_lines, pending_order_lines, order_date_format, currency
-    gateway: str = "duckdb"
+    gateway: str = "duckdb"  # or "spark" (transform/spark.py, its own SQLMesh config)
+    connection_setup: Callable[[duckdb.DuckDBPyConnection], None] | None = None
+    """Run on every DuckDB connection that reads the lake: httpfs + the S3 secret for an s3:// lake."""
+    spark: Any = None
+    """`transform.spark.SparkSettings` for gateway "spark" (master, metastore, warehouse dir)."""
     spark: Any | None = None
     """cartflow.transform.spark.SparkSettings for the Spark config (spark.build_spark_config);
     never read by the DuckDB config here, so DuckDB runs never import pyspark."""
@@ -143,16 +150,19 @@ def build_config(settings: TransformSettings) -> Any:
     """
     from sqlmesh.core.config import (
         Config,
-        DuckDBConnectionConfig,
         GatewayConfig,
         ModelDefaultsConfig,
     )
 
+    if settings.gateway == "spark":
+        from cartflow.transform.spark import build_spark_config  # only Spark projects load it
+
+        return build_spark_config(settings)
     if settings.gateway != "duckdb":
         raise TransformError(f"gateway {settings.gateway!r} is not available in this config (only 'duckdb')")
     warehouse = Path(settings.warehouse).resolve()
     return Config(
-        gateways={"duckdb": GatewayConfig(connection=DuckDBConnectionConfig(database=str(warehouse)))},
+        gateways={"duckdb": GatewayConfig(connection=duckdb_connection(str(warehouse), settings.connection_setup))},
         default_gateway="duckdb",
         model_defaults=ModelDefaultsConfig(
             dialect="duckdb",
@@ -318,6 +328,8 @@ def reconcile(settings: TransformSettings, batch_ids: Iterable[str]) -> list[Bat
         return []
     variables = variables_for(settings)
     with duckdb.connect() as lake:
+        if settings.connection_setup:
+            settings.connection_setup(lake)
         bronze = dict(
             lake.execute(
                 "SELECT _batch_id, COUNT(*) FROM read_parquet(?) "
@@ -325,9 +337,15 @@ def reconcile(settings: TransformSettings, batch_ids: Iterable[str]) -> list[Bat
                 [variables["bronze_order_lines"], ids],
             ).fetchall()
         )
-    with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse:
-        silver = _counts(warehouse, "silver.order_lines", ids)
-        quarantine = _counts(warehouse, "silver.quarantine_order_lines", ids)
+    if settings.gateway == "spark":
+        from cartflow.transform.spark import batch_counts
+
+        silver = batch_counts(settings, "silver.order_lines", ids)
+        quarantine = batch_counts(settings, "silver.quarantine_order_lines", ids)
+    else:
+        with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse:
+            silver = _counts(warehouse, "silver.order_lines", ids)
+            quarantine = _counts(warehouse, "silver.quarantine_order_lines", ids)
     return [
         BatchReconciliation(
             batch_id=batch_id,

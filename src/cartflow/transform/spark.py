@@ -64,8 +64,7 @@ class SparkSettings:
     def from_project(cls, project: "Project") -> "SparkSettings":
         wh = project.config.warehouse
         return cls(master=wh.spark_master, work_dir=project.work_dir / "spark",
-                   warehouse_dir=getattr(wh, "spark_warehouse_dir", None),
-                   conf=dict(getattr(wh, "spark_conf", {}) or {}))
+                   warehouse_dir=wh.spark_warehouse_dir, conf=dict(wh.spark_conf))
 
     @property
     def state_db(self) -> Path:
@@ -179,9 +178,14 @@ def warehouse_tables(s: SparkSettings, schemas: tuple[str, ...] = WAREHOUSE_LAYE
 
 
 # -- the pipeline's warehouse-side steps on Spark ---------------------------------------
-def publish_spark(s: SparkSettings, storage: "Storage",
+def publish_spark(s: SparkSettings, storage: "Storage", mirror: Path | None = None,
                   progress: Callable[[str], None] | None = None) -> list["PublishedTable"]:
-    """Same contract as `publish.marts.publish`: one Parquet object per table, catalog last."""
+    """Same contract as `publish.marts.publish`: one Parquet object per table, catalog last.
+
+    `mirror`: a DuckDB file given views over the published Parquet (`gold.<table>`), so the
+    readers written against the DuckDB warehouse (serving refresh, quality checks) work
+    unchanged on a Spark project, reading only what was published.
+    """
     from cartflow.publish.marts import PUBLISHED_EXTRA, PublishedTable, table_key
 
     spark = session(s)
@@ -203,7 +207,27 @@ def publish_spark(s: SparkSettings, storage: "Storage",
                "tables": {t.name: {"key": t.key, "rows": t.rows} for t in published}}
     storage.write_bytes("marts/_catalog.json", json.dumps(catalog, indent=2).encode())
     write_catalog(s)
+    if mirror is not None:
+        write_mirror(mirror, storage, published)
     return published
+
+
+def write_mirror(path: Path, storage: "Storage", published: list["PublishedTable"]) -> None:
+    import duckdb
+
+    from cartflow.publish.marts import PUBLISHED_EXTRA
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    extra = {t.split(".", 1)[1]: t.split(".", 1)[0] for t in PUBLISHED_EXTRA}
+    con = duckdb.connect(str(path))
+    try:
+        for t in published:
+            schema = extra.get(t.name, "gold")
+            uri = storage.uri(t.key).replace("'", "''")
+            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            con.execute(f'CREATE OR REPLACE VIEW "{schema}"."{t.name}" AS SELECT * FROM read_parquet(\'{uri}\')')
+    finally:
+        con.close()
 
 
 def _exists(spark: Any, fq: str) -> bool:

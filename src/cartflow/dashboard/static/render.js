@@ -177,8 +177,8 @@
       rows: rows.map((r) => ({
         label: `${r.description || r.stock_code}`, value: byRevenue ? r.revenue : r.quantity,
         text: byRevenue ? fmt.moneyShort(r.revenue) : fmt.num(r.quantity),
-        tip: [`#${r.rank} ${r.description || ""} (${r.stock_code})`, `Gross sales ${fmt.money(r.revenue)}`,
-          `Units ${fmt.num(r.quantity)}`].join("\n"),
+        tip: [`#${r.rank} ${r.description || ""} (${r.stock_code})`, `Net revenue ${fmt.money(r.revenue)}`,
+          `Units (net) ${fmt.num(r.quantity)}`].join("\n"),
       })),
     });
   }
@@ -187,8 +187,8 @@
     return rows.map((r) => ({
       label: r.description || r.stock_code, value: byRevenue ? r.revenue : r.quantity,
       text: byRevenue ? fmt.moneyShort(r.revenue) : fmt.num(r.quantity),
-      tip: [`${r.description || ""} (${r.stock_code})`, `Units ${fmt.num(r.quantity)}`, `Gross sales ${fmt.money(r.revenue)}`,
-        `Sale lines ${fmt.num(r.lines)}`].join("\n"),
+      tip: [`${r.description || ""} (${r.stock_code})`, `Units (net) ${fmt.num(r.quantity)}`, `Net revenue ${fmt.money(r.revenue)}`,
+        `Lines ${fmt.num(r.lines)}`].join("\n"),
     }));
   }
 
@@ -286,6 +286,9 @@
     });
     let text = `${fmt.num(quarantined)} of ${fmt.num(received)} rows received were quarantined (${fmt.pct(quarantined / (received || 1), 2)}).`;
     if (p.unattributed_rows) text += ` ${fmt.num(p.unattributed_rows)} more have a date that cannot be read and match no date range.`;
+    const others = (p.other_entities || []).map((e) => `${e.entity.replace(/_/g, " ")} ${fmt.num(e.rows)}`
+      + (e.received ? ` of ${fmt.num(e.received)} (${fmt.pct(e.rows / e.received, 2)})` : ""));
+    if (others.length) text += ` Other entities, whole lake: ${others.join(" · ")}.`;
     note("quarantine", text);
   }
 

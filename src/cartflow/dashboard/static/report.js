@@ -193,7 +193,8 @@
       r.rowsBy.set(K.c[i], (r.rowsBy.get(K.c[i]) || 0) + K.rows[i]);
     });
     const ids = C.customer_ids;
-    const mode = (m) => [...m.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
+    // where the customer ordered most often; ties: the first country by name (as the server)
+    const mode = (m) => [...m.entries()].sort((a, b) => b[1] - a[1] || byKey(countries[a[0]], countries[b[0]]))[0][0];
     P.customers = { source: "report", rows: [...per.entries()].filter(([, r]) => r.gross > 0)
       .sort((a, b) => b[1].gross - a[1].gross || byKey(ids[a[0]], ids[b[0]])).slice(0, 10)
       .map(([k, r]) => ({ customer_id: ids[k], country: countries[mode(r.rowsBy)], gross_sales: money(r.gross),
@@ -258,6 +259,7 @@
         reasons.set(Q.r[i], (reasons.get(Q.r[i]) || 0) + Q.rows[i]);
       }
       P.quarantine = { source: "report", accepted_rows: sum(sel, "lines"), unattributed_rows: unattributed,
+        other_entities: (cube.all.panels.quarantine || {}).other_entities || [],
         rows: [...reasons.entries()].map(([r, n]) => ({ reason: C.reasons[r], rows: n }))
           .sort((a, b) => b.rows - a.rows || byKey(a.reason, b.reason)) };
     } else P.quarantine = { missing: ["quarantine_order_lines"] };

@@ -26,6 +26,13 @@
 
   The unknown member ('unknown', valid from 1900-01-01, never closed) stands for order
   lines without a CustomerID.
+
+  Conformed across sources: customer records (silver.customers: the multi-source
+  Customer API, customers.json drops, ...) are sightings too, at their observed_at,
+  carrying every attribute (name, email, age, gender, location, join date); a version
+  then tracks all of them, and `source` names the source of each version. An order line
+  knows only the country, so for Online Retail the versions are exactly the country runs
+  above. One customer id fed by both kinds of sighting gets a version at each switch.
 */
 MODEL (
   name gold.dim_customer,
@@ -43,12 +50,45 @@ MODEL (
 
 WITH pending_batches AS (
   SELECT batch_id FROM bronze.pending_order_line_batches
+  UNION ALL
+  SELECT batch_id FROM bronze.pending_customer_batches
 ),
 
+-- `attributes` is what a version tracks: the country of an order line, every attribute
+-- of a customer record.
 order_lines AS (
-  SELECT customer_id, country, invoice_ts, _batch_id
+  SELECT
+    customer_id,
+    country,
+    invoice_ts,
+    _batch_id,
+    country AS attributes,
+    CAST(NULL AS VARCHAR) AS customer_name,
+    CAST(NULL AS VARCHAR) AS email,
+    CAST(NULL AS INT) AS age,
+    CAST(NULL AS VARCHAR) AS gender,
+    CAST(NULL AS VARCHAR) AS location,
+    CAST(NULL AS DATE) AS date_joined,
+    COALESCE(_source, 'online_retail') AS source
   FROM silver.order_lines
   WHERE customer_id IS NOT NULL
+  UNION ALL
+  SELECT
+    customer_id,
+    country,
+    observed_at AS invoice_ts,
+    _batch_id,
+    COALESCE(country, '') || '|' || customer_name || '|' || COALESCE(email, '') || '|'
+      || COALESCE(CAST(age AS VARCHAR), '') || '|' || gender || '|' || location || '|'
+      || COALESCE(CAST(date_joined AS VARCHAR), '') AS attributes,
+    customer_name,
+    email,
+    age,
+    gender,
+    location,
+    date_joined,
+    source
+  FROM silver.customers
 ),
 
 touched_customers AS (
@@ -57,40 +97,44 @@ touched_customers AS (
   INNER JOIN pending_batches ON order_lines._batch_id = pending_batches.batch_id
 ),
 
+-- One sighting per customer and instant: the greatest attributes (for order lines,
+-- MAX(country)), with the attribute columns of that row.
 sightings AS (
-  SELECT
-    order_lines.customer_id,
-    order_lines.invoice_ts,
-    MAX(order_lines.country) AS country
-  FROM order_lines
-  INNER JOIN touched_customers ON order_lines.customer_id = touched_customers.customer_id
-  GROUP BY order_lines.customer_id, order_lines.invoice_ts
+  SELECT customer_id, invoice_ts, country, attributes, customer_name, email, age, gender, location,
+    date_joined, source
+  FROM (
+    SELECT
+      order_lines.*,
+      ROW_NUMBER() OVER (
+        PARTITION BY order_lines.customer_id, order_lines.invoice_ts
+        ORDER BY order_lines.attributes DESC NULLS LAST, order_lines.source
+      ) AS pick
+    FROM order_lines
+    INNER JOIN touched_customers ON order_lines.customer_id = touched_customers.customer_id
+  ) AS candidates
+  WHERE pick = 1
 ),
 
 first_sightings AS (
-  SELECT customer_id, MIN(invoice_ts) AS first_ts
+  SELECT customer_id, MIN(invoice_ts) AS first_ts, MIN(source) AS source
   FROM sightings
   GROUP BY customer_id
 ),
 
 changes AS (
   SELECT
-    customer_id,
-    invoice_ts,
-    country,
+    sightings.*,
     CASE
-      WHEN LAG(country) OVER (PARTITION BY customer_id ORDER BY invoice_ts) = country THEN 0
+      WHEN LAG(attributes) OVER (PARTITION BY customer_id ORDER BY invoice_ts) = attributes THEN 0
       ELSE 1
     END AS opens_version
   FROM sightings
-  WHERE country IS NOT NULL
+  WHERE attributes IS NOT NULL
 ),
 
 numbered AS (
   SELECT
-    customer_id,
-    invoice_ts,
-    country,
+    changes.*,
     SUM(opens_version) OVER (
       PARTITION BY customer_id ORDER BY invoice_ts
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
@@ -99,13 +143,35 @@ numbered AS (
 ),
 
 country_versions AS (
-  SELECT customer_id, version, MAX(country) AS country, MIN(invoice_ts) AS first_ts
+  SELECT
+    customer_id,
+    version,
+    MAX(country) AS country,
+    MIN(invoice_ts) AS first_ts,
+    MAX(customer_name) AS customer_name,
+    MAX(email) AS email,
+    MAX(age) AS age,
+    MAX(gender) AS gender,
+    MAX(location) AS location,
+    MAX(date_joined) AS date_joined,
+    MIN(source) AS source
   FROM numbered
   GROUP BY customer_id, version
 ),
 
 countryless_customers AS (
-  SELECT first_sightings.customer_id, 1 AS version, CAST(NULL AS VARCHAR) AS country, first_sightings.first_ts
+  SELECT
+    first_sightings.customer_id,
+    1 AS version,
+    CAST(NULL AS VARCHAR) AS country,
+    first_sightings.first_ts,
+    CAST(NULL AS VARCHAR) AS customer_name,
+    CAST(NULL AS VARCHAR) AS email,
+    CAST(NULL AS INT) AS age,
+    CAST(NULL AS VARCHAR) AS gender,
+    CAST(NULL AS VARCHAR) AS location,
+    CAST(NULL AS DATE) AS date_joined,
+    first_sightings.source
   FROM first_sightings
   LEFT JOIN country_versions
     ON first_sightings.customer_id = country_versions.customer_id
@@ -119,7 +185,14 @@ versions AS (
     all_versions.version,
     all_versions.country,
     CASE WHEN all_versions.version = 1 THEN first_sightings.first_ts ELSE all_versions.first_ts END
-      AS valid_from
+      AS valid_from,
+    all_versions.customer_name,
+    all_versions.email,
+    all_versions.age,
+    all_versions.gender,
+    all_versions.location,
+    all_versions.date_joined,
+    all_versions.source
   FROM (
     SELECT * FROM country_versions
     UNION ALL
@@ -135,7 +208,14 @@ current_history AS (
     country,
     version,
     valid_from,
-    LEAD(valid_from) OVER (PARTITION BY customer_id ORDER BY valid_from) AS valid_to
+    LEAD(valid_from) OVER (PARTITION BY customer_id ORDER BY valid_from) AS valid_to,
+    customer_name,
+    email,
+    age,
+    gender,
+    location,
+    date_joined,
+    source
   FROM versions
 ),
 
@@ -153,7 +233,14 @@ superseded AS (
     previous_history.country,
     previous_history.version,
     previous_history.valid_from,
-    previous_history.valid_from AS valid_to
+    previous_history.valid_from AS valid_to,
+    previous_history.customer_name,
+    previous_history.email,
+    previous_history.age,
+    previous_history.gender,
+    previous_history.location,
+    previous_history.date_joined,
+    previous_history.source
   FROM previous_history
   LEFT JOIN current_history ON previous_history.customer_sk = current_history.customer_sk
   WHERE current_history.customer_sk IS NULL
@@ -166,7 +253,14 @@ unknown_member AS (
     CAST(NULL AS VARCHAR) AS country,
     1 AS version,
     CAST('1900-01-01 00:00:00' AS TIMESTAMP) AS valid_from,
-    CAST(NULL AS TIMESTAMP) AS valid_to
+    CAST(NULL AS TIMESTAMP) AS valid_to,
+    'Unknown' AS customer_name,
+    CAST(NULL AS VARCHAR) AS email,
+    CAST(NULL AS INT) AS age,
+    'Unknown' AS gender,
+    'Unknown' AS location,
+    CAST(NULL AS DATE) AS date_joined,
+    'cartflow' AS source
 ),
 
 dimension AS (
@@ -184,5 +278,12 @@ SELECT
   CAST(version AS INT) AS version,
   CAST(valid_from AS TIMESTAMP) AS valid_from,
   CAST(valid_to AS TIMESTAMP) AS valid_to,
-  CAST(valid_to IS NULL AS BOOLEAN) AS is_current
+  CAST(valid_to IS NULL AS BOOLEAN) AS is_current,
+  CAST(customer_name AS VARCHAR) AS customer_name,
+  CAST(email AS VARCHAR) AS email,
+  CAST(age AS INT) AS age,
+  CAST(gender AS VARCHAR) AS gender,
+  CAST(location AS VARCHAR) AS location,
+  CAST(date_joined AS DATE) AS date_joined,
+  CAST(source AS VARCHAR) AS source
 FROM dimension

@@ -23,6 +23,10 @@ MODEL (
 
 WITH order_lines AS (
   SELECT invoice_date FROM silver.order_lines
+  UNION ALL
+  SELECT transaction_date AS invoice_date FROM silver.transactions
+  UNION ALL
+  SELECT transaction_date AS invoice_date FROM silver.sales
 ),
 
 bounds AS (
@@ -60,7 +64,7 @@ calendar AS (
     QUARTER(date_day) AS quarter,
     MONTH(date_day) AS month,
     DAY(date_day) AS day_of_month,
-    DATE_DIFF('day', CAST('1900-01-01' AS DATE), date_day) % 7 + 1 AS iso_day_of_week
+    CAST(DATE_DIFF('day', CAST('1900-01-01' AS DATE), date_day) % 7 + 1 AS INT) AS iso_day_of_week
   FROM spine
 )
 

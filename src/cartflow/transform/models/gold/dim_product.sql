@@ -12,6 +12,13 @@
   is_product is false for the non-product codes (postage, fees, manual lines,
   adjustments, vouchers, ...; list in docs/definitions.md): they count in revenue but
   not in product rankings.
+
+  Conformed across sources: product records (silver.products: PostgreSQL tables, a
+  products REST API, products.csv drops) are sightings too, keyed by their product id,
+  at their observed_at; their name is the description, and a version also tracks
+  category and list price (a re-pricing opens a version). `source` names the source of
+  each version. Once any transaction or sales line exists, the 'unknown' member (valid
+  from 1900-01-01, never a product) stands for lines whose product id matches none.
 */
 MODEL (
   name gold.dim_product,
@@ -29,11 +36,37 @@ MODEL (
 
 WITH pending_batches AS (
   SELECT batch_id FROM bronze.pending_order_line_batches
+  UNION ALL
+  SELECT batch_id FROM bronze.pending_product_batches
 ),
 
+-- `attributes` is what a version tracks: an order line's description, a product record's
+-- name, category, list price and currency.
 order_lines AS (
-  SELECT stock_code, description, invoice_ts, _batch_id
+  SELECT
+    stock_code,
+    description,
+    invoice_ts,
+    _batch_id,
+    description AS attributes,
+    CAST(NULL AS VARCHAR) AS category,
+    CAST(NULL AS DECIMAL(18, 3)) AS list_price,
+    CAST(NULL AS VARCHAR) AS currency,
+    COALESCE(_source, 'online_retail') AS source
   FROM silver.order_lines
+  UNION ALL
+  SELECT
+    product_id AS stock_code,
+    product_name AS description,
+    observed_at AS invoice_ts,
+    _batch_id,
+    product_name || '|' || category || '|' || COALESCE(CAST(list_price AS VARCHAR), '') || '|' || currency
+      AS attributes,
+    category,
+    list_price,
+    currency,
+    source
+  FROM silver.products
 ),
 
 touched_products AS (
@@ -42,40 +75,43 @@ touched_products AS (
   INNER JOIN pending_batches ON order_lines._batch_id = pending_batches.batch_id
 ),
 
+-- One sighting per product and instant: the greatest attributes (for order lines,
+-- MAX(description)), with the attribute columns of that row.
 sightings AS (
-  SELECT
-    order_lines.stock_code,
-    order_lines.invoice_ts,
-    MAX(order_lines.description) AS description
-  FROM order_lines
-  INNER JOIN touched_products ON order_lines.stock_code = touched_products.stock_code
-  GROUP BY order_lines.stock_code, order_lines.invoice_ts
+  SELECT stock_code, invoice_ts, description, attributes, category, list_price, currency, source
+  FROM (
+    SELECT
+      order_lines.*,
+      ROW_NUMBER() OVER (
+        PARTITION BY order_lines.stock_code, order_lines.invoice_ts
+        ORDER BY order_lines.attributes DESC NULLS LAST, order_lines.source
+      ) AS pick
+    FROM order_lines
+    INNER JOIN touched_products ON order_lines.stock_code = touched_products.stock_code
+  ) AS candidates
+  WHERE pick = 1
 ),
 
 first_sightings AS (
-  SELECT stock_code, MIN(invoice_ts) AS first_ts
+  SELECT stock_code, MIN(invoice_ts) AS first_ts, MIN(source) AS source
   FROM sightings
   GROUP BY stock_code
 ),
 
 changes AS (
   SELECT
-    stock_code,
-    invoice_ts,
-    description,
+    sightings.*,
     CASE
-      WHEN LAG(description) OVER (PARTITION BY stock_code ORDER BY invoice_ts) = description THEN 0
+      WHEN LAG(attributes) OVER (PARTITION BY stock_code ORDER BY invoice_ts) = attributes THEN 0
       ELSE 1
     END AS opens_version
   FROM sightings
-  WHERE description IS NOT NULL
+  WHERE attributes IS NOT NULL
 ),
 
 numbered AS (
   SELECT
-    stock_code,
-    invoice_ts,
-    description,
+    changes.*,
     SUM(opens_version) OVER (
       PARTITION BY stock_code ORDER BY invoice_ts
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
@@ -84,13 +120,29 @@ numbered AS (
 ),
 
 description_versions AS (
-  SELECT stock_code, version, MAX(description) AS description, MIN(invoice_ts) AS first_ts
+  SELECT
+    stock_code,
+    version,
+    MAX(description) AS description,
+    MIN(invoice_ts) AS first_ts,
+    MAX(category) AS category,
+    MAX(list_price) AS list_price,
+    MAX(currency) AS currency,
+    MIN(source) AS source
   FROM numbered
   GROUP BY stock_code, version
 ),
 
 undescribed_products AS (
-  SELECT first_sightings.stock_code, 1 AS version, CAST(NULL AS VARCHAR) AS description, first_sightings.first_ts
+  SELECT
+    first_sightings.stock_code,
+    1 AS version,
+    CAST(NULL AS VARCHAR) AS description,
+    first_sightings.first_ts,
+    CAST(NULL AS VARCHAR) AS category,
+    CAST(NULL AS DECIMAL(18, 3)) AS list_price,
+    CAST(NULL AS VARCHAR) AS currency,
+    first_sightings.source
   FROM first_sightings
   LEFT JOIN description_versions
     ON first_sightings.stock_code = description_versions.stock_code
@@ -104,7 +156,11 @@ versions AS (
     all_versions.version,
     all_versions.description,
     CASE WHEN all_versions.version = 1 THEN first_sightings.first_ts ELSE all_versions.first_ts END
-      AS valid_from
+      AS valid_from,
+    all_versions.category,
+    all_versions.list_price,
+    all_versions.currency,
+    all_versions.source
   FROM (
     SELECT * FROM description_versions
     UNION ALL
@@ -120,7 +176,11 @@ current_history AS (
     description,
     version,
     valid_from,
-    LEAD(valid_from) OVER (PARTITION BY stock_code ORDER BY valid_from) AS valid_to
+    LEAD(valid_from) OVER (PARTITION BY stock_code ORDER BY valid_from) AS valid_to,
+    category,
+    list_price,
+    currency,
+    source
   FROM versions
 ),
 
@@ -138,16 +198,47 @@ superseded AS (
     previous_history.description,
     previous_history.version,
     previous_history.valid_from,
-    previous_history.valid_from AS valid_to
+    previous_history.valid_from AS valid_to,
+    previous_history.category,
+    previous_history.list_price,
+    previous_history.currency,
+    previous_history.source
   FROM previous_history
   LEFT JOIN current_history ON previous_history.product_sk = current_history.product_sk
   WHERE current_history.product_sk IS NULL
+),
+
+-- Emitted (and upserted) once transactions or sales exist: Online Retail lines always
+-- name a stock code, so a project without other sources has no unknown product.
+unknown_member AS (
+  SELECT
+    MD5('unknown|1900-01-01 00:00:00') AS product_sk,
+    'unknown' AS stock_code,
+    'Unknown' AS description,
+    1 AS version,
+    CAST('1900-01-01 00:00:00' AS TIMESTAMP) AS valid_from,
+    CAST(NULL AS TIMESTAMP) AS valid_to,
+    'Unknown' AS category,
+    CAST(NULL AS DECIMAL(18, 3)) AS list_price,
+    CAST(NULL AS VARCHAR) AS currency,
+    'cartflow' AS source
+  FROM (
+    SELECT COUNT(*) AS lines
+    FROM (
+      SELECT _batch_id FROM silver.transactions
+      UNION ALL
+      SELECT _batch_id FROM silver.sales
+    ) AS entity_lines
+  ) AS counted
+  WHERE counted.lines > 0
 ),
 
 dimension AS (
   SELECT * FROM current_history
   UNION ALL
   SELECT * FROM superseded
+  UNION ALL
+  SELECT * FROM unknown_member
 )
 
 SELECT
@@ -155,7 +246,8 @@ SELECT
   CAST(stock_code AS VARCHAR) AS stock_code,
   CAST(description AS VARCHAR) AS description,
   CAST(
-    stock_code NOT IN (
+    stock_code <> 'unknown'
+    AND stock_code NOT IN (
       'POST', 'DOT', 'M', 'C2', 'D', 'S', 'BANK CHARGES', 'AMAZONFEE', 'CRUK', 'PADS', 'B'
     )
     AND SUBSTRING(stock_code, 1, 5) <> 'GIFT_'
@@ -165,5 +257,9 @@ SELECT
   CAST(version AS INT) AS version,
   CAST(valid_from AS TIMESTAMP) AS valid_from,
   CAST(valid_to AS TIMESTAMP) AS valid_to,
-  CAST(valid_to IS NULL AS BOOLEAN) AS is_current
+  CAST(valid_to IS NULL AS BOOLEAN) AS is_current,
+  CAST(category AS VARCHAR) AS category,
+  CAST(list_price AS DECIMAL(18, 3)) AS list_price,
+  CAST(currency AS VARCHAR) AS currency,
+  CAST(source AS VARCHAR) AS source
 FROM dimension

@@ -24,6 +24,10 @@ MODEL (
 
 WITH pending_batches AS (
   SELECT batch_id FROM bronze.pending_order_line_batches
+  UNION ALL
+  SELECT batch_id FROM bronze.pending_transaction_batches
+  UNION ALL
+  SELECT batch_id FROM bronze.pending_sale_batches
 ),
 
 touched_invoices AS (

@@ -14,6 +14,16 @@ MODEL (
 
 WITH quarantine AS (
   SELECT entity, reason FROM silver.quarantine_order_lines
+  UNION ALL
+  SELECT entity, reason FROM silver.quarantine_customers
+  UNION ALL
+  SELECT entity, reason FROM silver.quarantine_products
+  UNION ALL
+  SELECT entity, reason FROM silver.quarantine_transactions
+  UNION ALL
+  SELECT entity, reason FROM silver.quarantine_sales
+  UNION ALL
+  SELECT entity, reason FROM silver.quarantine_exchange_rates
 )
 
 SELECT

@@ -1,0 +1,76 @@
+"""`python -m benchmarks` (= `make bench`): measure, then write docs/benchmarks.md.
+
+    python -m benchmarks [--scales 1,10] [--runs 3] [--incremental-scale 10]
+                         [--skip pyspark,streaming] [--work DIR] [--json FILE]
+    python -m benchmarks --render FILE     # only re-render docs/benchmarks.md from saved results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import batch, report
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks")
+    p.add_argument("--scales", default="1,10", help="comma-separated generator scales (default 1,10)")
+    p.add_argument("--runs", type=int, default=3, help="runs per implementation and scale (default 3)")
+    p.add_argument("--incremental-scale", type=int, default=None,
+                   help="scale of the incremental benchmark (default: the largest of --scales)")
+    p.add_argument("--skip", default="", help="comma-separated: pyspark, pandas, duckdb, incremental, streaming")
+    p.add_argument("--work", default=None, help="scratch directory (default: a temporary one)")
+    p.add_argument("--json", default=str(ROOT / "benchmarks" / "results.json"),
+                   help="where to save the raw results")
+    p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    p.add_argument("--render", default=None, help="only render the page from this results file")
+    args = p.parse_args(argv)
+
+    if args.render:
+        results = json.loads(Path(args.render).read_text())
+        Path(args.out).write_text(report.render(results))
+        print(f"wrote {args.out}")
+        return 0
+
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    scales = [int(s) for s in args.scales.split(",") if s.strip()]
+    results: dict = {"machine": report.machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                     "args": vars(args), "batch": [], "incremental": None, "streaming": None}
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="cartflow-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        results["load_end"] = list(os.getloadavg())
+        Path(args.json).write_text(json.dumps(results, indent=1, default=str))
+        Path(args.out).write_text(report.render(results))
+
+    try:
+        for scale in scales:
+            results["batch"].append(batch.run_batch(work, scale, args.runs, skip))
+            save()
+        if "incremental" not in skip:
+            results["incremental"] = batch.run_incremental(work, args.incremental_scale or max(scales))
+            save()
+        if "streaming" not in skip:
+            try:
+                from benchmarks import streaming
+                results["streaming"] = streaming.run(work)
+            except Exception as exc:  # benchmarks never fail: report it instead
+                results["streaming"] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            save()
+    finally:
+        save()
+    print(f"wrote {args.out} and {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

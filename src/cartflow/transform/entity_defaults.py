@@ -1,0 +1,41 @@
+"""Inputs for the entity models when a caller gives none: empty files, shipped with the package.
+
+The pipeline always passes the real variables (`cartflow.pipeline.entity_settings`).
+Callers that only know about order lines (SQLMesh unit tests, `transform()` on a bare
+order-line lake) still get a project that plans: the customers, products, transactions,
+sales and exchange-rate models then read these empty files and produce empty tables.
+`tests/test_multisource_models.py` checks the files still match the bronze schemas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EMPTY_DIR = Path(__file__).resolve().parent / "empty"
+ENTITIES = ("customers", "products", "transactions", "sales", "exchange_rates")
+
+ENTITY_DEFAULTS: dict[str, object] = {
+    **{f"bronze_{entity}": str(EMPTY_DIR / f"{entity}.parquet") for entity in ENTITIES},
+    **{f"pending_{entity}": str(EMPTY_DIR / "pending.parquet") for entity in ENTITIES},
+    "source_settings": str(EMPTY_DIR / "source_settings.parquet"),
+    "max_rate_age_days": 7,
+}
+
+
+def write_empty_files(directory: Path = EMPTY_DIR) -> list[Path]:
+    """(Re)write the empty files from the current schemas (run after changing an entity's columns)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cartflow.lake.entities import entity_schema
+    from cartflow.pipeline.entity_settings import SETTINGS_SCHEMA
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    tables = {f"{e}.parquet": entity_schema(e).empty_table() for e in ENTITIES}
+    tables["pending.parquet"] = pa.schema([("batch_id", pa.string())]).empty_table()
+    tables["source_settings.parquet"] = SETTINGS_SCHEMA.empty_table()
+    for name, table in tables.items():
+        pq.write_table(table, directory / name)
+        written.append(directory / name)
+    return written
