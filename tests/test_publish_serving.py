@@ -34,7 +34,7 @@ def test_bulk_refresh_matches_the_generic_refresh_and_only_takes_the_given_batch
     project.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(project.warehouse_path))
     con.execute(FCT)
-    expected_rows = con.execute("SELECT * FROM gold.fct_order_line WHERE _batch_id IN ('b1', 'b2')").arrow()
+    expected_rows = con.execute("SELECT * FROM gold.fct_order_line WHERE _batch_id IN ('b1', 'b2')").fetch_arrow_table()
     con.close()
 
     assert refresh_serving(project, ["b1", "b2"]) == 3
