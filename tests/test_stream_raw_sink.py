@@ -165,7 +165,7 @@ def test_ndjson_batches_become_bronze_with_the_csv_schema_plus_event_id(tmp_path
     assert table.schema == bronze_schema()  # the CSV converter's schema: one glob reads both
     assert table.column_names == ["invoice_no", "stock_code", "description", "quantity", "invoice_date",
                                   "unit_price", "customer_id", "country", "event_id", "_batch_id", "_source_file",
-                                  "_source_row", "_ingested_at", "_error"]
+                                  "_source_row", "_ingested_at", "_error", "_source"]
     rows = table.to_pylist()
     assert rows[0]["invoice_date"] == "3/4/2011 9:05"  # ISO rendered in the format silver parses
     assert rows[0]["quantity"] == str(order_lines(1)[0]["Quantity"]) and rows[0]["event_id"] == good[0].event_id
