@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any, Callable
 import duckdb
 
 from cartflow.config import Project
-from cartflow.lake.storage import Storage, open_storage
+from cartflow.lake.storage import Storage
 from cartflow.pipeline.lock import Holder, RunLock
 from cartflow.pipeline.logs import run_context
 from cartflow.pipeline.progress import QuietReporter, Reporter
 from cartflow.pipeline.quality import Breach, check_quality, reconciliation_breach
 from cartflow.pipeline.retry import call_with_retry, policy_for_source
 from cartflow.pipeline.standardize import ReconciliationError, run_models, to_bronze
+from cartflow.pipeline.backends import open_lake, open_state  # noqa: F401 - re-exported
 from cartflow.pipeline.state import SqliteState, utcnow
 from cartflow.publish.marts import publish
 from cartflow.publish.serving import refresh_serving
@@ -79,24 +80,6 @@ class RunContext:
     reporter: Reporter
     result: RunResult
     restate: "Restatement | None" = None
-
-
-def open_state(project: Project) -> SqliteState:
-    """SQLite by default; PostgreSQL (`[state] backend = "postgres"`) when machines share a lake."""
-    state = project.config.state
-    if state.backend == "postgres":
-        from cartflow.pipeline.pg_state import PostgresState
-
-        return PostgresState.from_env(state.dsn_env, state.schema_)  # type: ignore[return-value]
-    return SqliteState(project.state_path)
-
-
-def open_lake(project: Project) -> Storage:
-    lake = project.config.lake
-    if project.lake_is_local:
-        return open_storage(project.lake_uri)
-    return open_storage(project.lake_uri, endpoint=lake.endpoint, region=lake.region,
-                        access_key_env=lake.access_key_env, secret_key_env=lake.secret_key_env)
 
 
 def new_run_id() -> str:

@@ -12,9 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from cartflow.pipeline.backends import open_lake, open_state
 from cartflow.config import Project
-from cartflow.lake.storage import Storage, open_storage
-from cartflow.pipeline.state import SqliteState
 from cartflow.serving.store import ServingStore, open_store
 from cartflow.stream.consumers import ConsumerRunner
 from cartflow.stream.deadletter import DeadLetterLog, open_dead_letters
@@ -25,24 +24,8 @@ from cartflow.stream.serving_sink import ServingSink
 SINKS = ("raw", "serving")
 STOP_TIMEOUT = 30.0
 
-
-def open_lake_storage(project: Project) -> Storage:
-    """As `pipeline.run.open_lake`, without importing the transform engine (seconds of startup)."""
-    lake = project.config.lake
-    if project.lake_is_local:
-        return open_storage(project.lake_uri)
-    return open_storage(project.lake_uri, endpoint=lake.endpoint, region=lake.region,
-                        access_key_env=lake.access_key_env, secret_key_env=lake.secret_key_env)
-
-
-def open_state_store(project: Project) -> SqliteState:
-    """As `pipeline.run.open_state` (SQLite, or PostgreSQL when machines share a lake), equally light."""
-    state = project.config.state
-    if state.backend == "postgres":
-        from cartflow.pipeline.pg_state import PostgresState
-
-        return PostgresState.from_env(state.dsn_env, state.schema_)  # type: ignore[return-value]
-    return SqliteState(project.state_path)
+open_lake_storage = open_lake  # the light openers: no transform engine import
+open_state_store = open_state
 
 
 @dataclass
