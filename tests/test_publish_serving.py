@@ -34,7 +34,7 @@ def test_bulk_refresh_matches_the_generic_refresh_and_only_takes_the_given_batch
     project.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(project.warehouse_path))
     con.execute(FCT)
-    expected_rows = con.execute("SELECT * FROM gold.fct_order_line WHERE _batch_id IN ('b1', 'b2')").fetch_arrow_table()
+    expected_rows = con.execute("SELECT * FROM gold.fct_order_line WHERE _batch_id IN ('b1', 'b2')").to_arrow_table()
     con.close()
 
     assert refresh_serving(project, ["b1", "b2"]) == 3
@@ -53,3 +53,42 @@ def test_bulk_refresh_matches_the_generic_refresh_and_only_takes_the_given_batch
     finally:
         bulk.close()
         generic.close()
+
+
+def test_refresh_onto_streamed_lines_keeps_them_and_resummarises_their_invoices(project: Project) -> None:
+    """A store that already holds streamed lines: the batch line with the same event id replaces
+    its streamed twin, a streamed line not yet in gold stays, and the invoice totals count both."""
+    from datetime import datetime
+    from decimal import Decimal
+
+    from cartflow.serving.store import ServingLine
+
+    project.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(project.warehouse_path)) as con:
+        con.execute(FCT)
+
+    def streamed(line_id: str, amount: str) -> ServingLine:
+        return ServingLine(line_id=line_id, invoice_no="C536379", stock_code="D", description="Discount", quantity=-1,
+                           unit_price=Decimal(amount), invoice_ts=datetime(2010, 12, 1, 9, 41), customer_id="unknown",
+                           country="United Kingdom", line_type="cancellation", gross_amount=Decimal("0"),
+                           return_amount=Decimal(amount), net_amount=-Decimal(amount), currency="GBP",
+                           source="storefront", event_id=line_id)
+
+    store = open_store(project)
+    try:
+        store.upsert([streamed("ev-1", "99.000"), streamed("ev-2", "1.000")])
+    finally:
+        store.close()
+    seen: list[int] = []
+    assert refresh_serving(project, ["b2"], progress=seen.append) == 1
+    assert seen == [1]
+    store = open_store(project)
+    try:
+        assert store.count_lines() == 2  # ev-1 replaced by gold's version, ev-2 kept
+        invoice = store.invoice("C536379")
+        assert sorted((i.line_id, str(i.return_amount)) for i in invoice.items) == [("ev-1", "27.500"), ("ev-2", "1.000")]
+        totals = store.customer_invoices("unknown").totals
+        assert (totals.lines, str(totals.return_amount)) == (2, "28.500")
+    finally:
+        store.close()
+    assert not list(project.root.rglob("*.refresh-stage"))  # the staging file is removed
