@@ -1,6 +1,6 @@
-"""SQLMesh's DuckDB connection, plus a setup hook run on every cursor it opens.
+"""SQLMesh's DuckDB connection: our merge adapter, plus a setup hook run on every cursor it opens.
 
-Why: on an s3:// lake the models read bronze through httpfs, which must be loaded from
+Why the hook: on an s3:// lake the models read bronze through httpfs, which must be loaded from
 its wheel and given a DuckDB secret before the first query. SQLMesh's own `extensions`
 and `secrets` options would `INSTALL` from the network and keep the secret key in the
 config object; a hook runs our loader and keeps the key in the process only.
@@ -12,11 +12,22 @@ import typing as t
 
 from pydantic import Field
 from sqlmesh.core.config import DuckDBConnectionConfig
+from sqlmesh.core.engine_adapter.duckdb import DuckDBEngineAdapter
+
+from cartflow.transform.duckdb_adapter import MergingDuckDBEngineAdapter
 
 Setup = t.Callable[[t.Any], None]
 
 
-class SetupDuckDBConnectionConfig(DuckDBConnectionConfig):
+class MergingDuckDBConnectionConfig(DuckDBConnectionConfig):
+    """`DuckDBConnectionConfig` that builds our `MergingDuckDBEngineAdapter` (a cheaper unique-key merge)."""
+
+    @property
+    def _engine_adapter(self) -> t.Type[DuckDBEngineAdapter]:
+        return MergingDuckDBEngineAdapter
+
+
+class SetupDuckDBConnectionConfig(MergingDuckDBConnectionConfig):
     """`DuckDBConnectionConfig` whose cursors also get `setup(cursor)` (e.g. httpfs + S3 secret)."""
 
     setup: t.Optional[Setup] = Field(default=None, exclude=True, repr=False)
@@ -36,7 +47,7 @@ class SetupDuckDBConnectionConfig(DuckDBConnectionConfig):
 
 
 def duckdb_connection(database: str, setup: Setup | None = None) -> DuckDBConnectionConfig:
-    """The plain config when there is nothing to set up, so local projects are unchanged."""
+    """No setup hook when there is nothing to set up (a local lake)."""
     if setup is None:
-        return DuckDBConnectionConfig(database=database)
+        return MergingDuckDBConnectionConfig(database=database)
     return SetupDuckDBConnectionConfig(database=database, setup=setup)
