@@ -181,6 +181,27 @@ def test_transform_succeeds_and_reports_timings(runs: dict[str, Any]) -> None:
         assert result.total_seconds >= result.run_seconds > 0
         assert "silver.order_lines" in result.model_seconds
         assert result.rebuilt_models == ()
+    # the project did not change between the runs: only the first one planned
+    assert [result.planned for result in runs["results"]] == [True, False, False, False, False]
+
+
+def test_a_changed_project_or_a_replaced_warehouse_is_planned_again(runs: dict[str, Any], tmp_path: Path) -> None:
+    import shutil
+    from dataclasses import replace
+
+    source = runs["settings"]
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(source.warehouse, warehouse)
+    settings = replace(source, warehouse=warehouse)
+    assert transform(settings).planned  # no marker next to this copy yet
+    assert not transform(settings).planned
+    changed = replace(settings, variables={**settings.variables, "currency": "EUR"})
+    assert transform(changed).planned  # a variable is part of the models
+    marker = tmp_path / ".warehouse.duckdb.plan-fingerprint"
+    plan_id, fingerprint = marker.read_text().split()
+    marker.write_text(f"another-plan {fingerprint}\n")  # e.g. a warehouse restored from a backup
+    assert transform(changed).planned
+    assert not transform(changed).planned
 
 
 def test_quarantine_counts_per_reason(runs: dict[str, Any]) -> None:

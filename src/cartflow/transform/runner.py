@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from cartflow.transform.connection import duckdb_connection
 from cartflow.transform.entity_defaults import ENTITY_DEFAULTS
+from cartflow.transform.fingerprint import deployed_fingerprint, project_fingerprint, record_deployed
 from cartflow.transform._console import CapturingConsole, model_name
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -99,6 +100,8 @@ class TransformResult:
     total_seconds: float
     model_seconds: dict[str, float] = field(default_factory=dict)
     """Evaluation time per model during plan backfill and run (summed)."""
+    planned: bool = True
+    """False when the project was unchanged since the last applied plan and planning was skipped."""
     rebuilt_models: tuple[str, ...] = ()
     """Incremental models that this plan gave a new physical table (a breaking change).
 
@@ -208,21 +211,30 @@ def transform(settings: TransformSettings, progress: Progress | None = None) -> 
     started = time.perf_counter()
     _check_bronze(settings)
     with open_context(settings, console) as context:
-        say("transform: planning")
-        before = _incremental_versions(context)
-        try:
-            # empty_backfill: the plan creates tables and views and records their
-            # intervals without computing them; the run right after evaluates every
-            # model once anyway (see build_config), so a deploy costs one evaluation,
-            # not two. Unit tests run in the test suite, not on every pipeline run.
-            context.plan(auto_apply=True, no_prompts=True, skip_tests=True, empty_backfill=True)
-        except Exception as error:  # noqa: BLE001 - re-raised with the model named
-            raise _error("plan", console, error) from error
-        after = _incremental_versions(context)
-        rebuilt = tuple(sorted(name for name, version in after.items() if name in before and before[name] != version))
+        fingerprint = project_fingerprint(PROJECT_DIR, variables_for(settings), settings.gateway)
+        marker = Path(settings.warehouse).with_name(f".{Path(settings.warehouse).name}.plan-fingerprint")
+        rebuilt: tuple[str, ...] = ()
+        planned = deployed_fingerprint(context, marker) != fingerprint
+        if not planned:
+            say("transform: models unchanged since the last plan, planning skipped")
+        else:
+            say("transform: planning")
+            before = _incremental_versions(context)
+            try:
+                # empty_backfill: the plan creates tables and views and records their
+                # intervals without computing them; the run right after evaluates every
+                # model once anyway (see build_config), so a deploy costs one evaluation,
+                # not two. Unit tests run in the test suite, not on every pipeline run.
+                context.plan(auto_apply=True, no_prompts=True, skip_tests=True, empty_backfill=True)
+            except Exception as error:  # noqa: BLE001 - re-raised with the model named
+                raise _error("plan", console, error) from error
+            after = _incremental_versions(context)
+            rebuilt = tuple(sorted(name for name, version in after.items()
+                                   if name in before and before[name] != version))
+            record_deployed(context, marker, fingerprint)
         if rebuilt:
             say(f"transform: new table versions for {', '.join(rebuilt)}: replay all batches to restore history")
-        planned = time.perf_counter()
+        planned_at = time.perf_counter()
         say("transform: running")
         try:
             status = context.run(ignore_cron=True)
@@ -234,10 +246,11 @@ def transform(settings: TransformSettings, progress: Progress | None = None) -> 
     say(f"transform: {status.value} in {finished - started:.1f}s")
     return TransformResult(
         status=status,
-        plan_seconds=planned - started,
-        run_seconds=finished - planned,
+        plan_seconds=planned_at - started,
+        run_seconds=finished - planned_at,
         total_seconds=finished - started,
         model_seconds=dict(console.model_seconds),
+        planned=planned,
         rebuilt_models=rebuilt,
     )
 
