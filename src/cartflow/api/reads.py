@@ -21,14 +21,23 @@ RECENT_ERROR_SECONDS = 60.0
 
 @router.get("/v1/invoices/{invoice_no}", response_model=InvoiceOut, tags=["purchase history"],
             responses={404: {"model": ErrorBody}}, summary="An invoice and its items")
-def get_invoice(invoice_no: str, request: Request) -> Any:
+async def get_invoice(invoice_no: str, request: Request) -> Any:
     """Items sorted by stock code then line id, with the invoice's totals (money as decimal strings)."""
-    inv = _store_call(request, lambda s: s.invoice(invoice_no))
-    if inv is None:
+    store = request.app.state.services.store
+    if hasattr(store, "invoice_json"):
+        # the embedded store renders the document itself in ~0.1 ms: no thread hop, no model round trip
+        body = _store_call(request, lambda s: s.invoice_json(invoice_no))
+    else:
+        body = await run_in_threadpool(_store_call, request, lambda s: _rendered(s.invoice(invoice_no)))
+    if body is None:
         raise ApiError(404, "not_found", f"no invoice {invoice_no!r} in the serving store: check the number "
                                          "(cancellations start with 'C'); a line just sent shows up within a second",
                        invoice_no=invoice_no)
-    return invoice_out(inv)
+    return Response(content=body, media_type="application/json")
+
+
+def _rendered(invoice: Any) -> bytes | None:
+    return None if invoice is None else InvoiceOut.model_validate(invoice_out(invoice)).model_dump_json().encode()
 
 
 @router.get("/v1/customers/{customer_id}/invoices", response_model=CustomerInvoicesOut, tags=["purchase history"],

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from cartflow.pipeline.state import utcnow
+from cartflow.serving.documents import invoice_document
 from cartflow.serving.store import (
     CustomerPage,
     CustomerTotals,
@@ -195,6 +196,10 @@ class SqliteStore:
             return None
         items = [_line(r) for r in rows]
         return Invoice(summary=summarise(items), items=items)
+
+    def invoice_json(self, invoice_no: str) -> bytes | None:
+        """`invoice` already rendered as the API's JSON document (see serving/documents.py)."""
+        return invoice_document(self._db(), invoice_no)
 
     def customer_invoices(self, customer_id: str, limit: int = 20, cursor: str | None = None) -> CustomerPage | None:
         db = self._db()
