@@ -1,7 +1,7 @@
 """`python -m benchmarks` (= `make bench`): measure, then write docs/benchmarks.md.
 
-    python -m benchmarks [--scales 1,10] [--runs 3] [--incremental-scale 10]
-                         [--skip pyspark,streaming] [--work DIR] [--json FILE]
+    python -m benchmarks [--scales 1,10,50] [--runs 3] [--large-runs 1] [--incremental-scale 10]
+                         [--skip pyspark,streaming,multisource] [--work DIR] [--json FILE]
     python -m benchmarks --render FILE     # only re-render docs/benchmarks.md from saved results
 """
 
@@ -22,16 +22,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks")
-    p.add_argument("--scales", default="1,10", help="comma-separated generator scales (default 1,10)")
+    p.add_argument("--scales", default="1,10,50", help="comma-separated generator scales (default 1,10,50)")
     p.add_argument("--runs", type=int, default=3, help="runs per implementation and scale (default 3)")
+    p.add_argument("--large-runs", type=int, default=1,
+                   help=f"runs at scales above {batch.LARGE_SCALE}, where only cartflow and the DuckDB lower "
+                        "bound run (default 1)")
     p.add_argument("--incremental-scale", type=int, default=None,
-                   help="scale of the incremental benchmark (default: the largest of --scales)")
-    p.add_argument("--skip", default="", help="comma-separated: pyspark, pandas, duckdb, incremental, streaming")
+                   help="scale of the incremental benchmark (default: the largest of --scales up to 10)")
+    p.add_argument("--skip", default="", help="comma-separated: pyspark, pandas, duckdb, incremental, streaming, multisource")
     p.add_argument("--work", default=None, help="scratch directory (default: a temporary one)")
     p.add_argument("--json", default=str(ROOT / "benchmarks" / "results.json"),
                    help="where to save the raw results")
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     p.add_argument("--render", default=None, help="only render the page from this results file")
+    p.add_argument("--reuse", action="store_true",
+                   help="carry the sections skipped here (incremental, streaming, multisource) over from --json")
     args = p.parse_args(argv)
 
     if args.render:
@@ -43,7 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     scales = [int(s) for s in args.scales.split(",") if s.strip()]
     results: dict = {"machine": report.machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-                     "args": vars(args), "batch": [], "incremental": None, "streaming": None}
+                     "args": vars(args), "batch": [], "incremental": None, "streaming": None,
+                     "multisource": None}
+    if args.reuse and Path(args.json).exists():
+        previous = json.loads(Path(args.json).read_text())
+        for section in ("incremental", "streaming", "multisource"):
+            if section in skip and previous.get(section):
+                results[section] = {**previous[section], "reused_from": previous.get("started")}
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="cartflow-bench-"))
     work.mkdir(parents=True, exist_ok=True)
 
@@ -54,10 +65,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         for scale in scales:
-            results["batch"].append(batch.run_batch(work, scale, args.runs, skip))
+            large = scale > batch.LARGE_SCALE
+            results["batch"].append(batch.run_batch(work, scale, args.large_runs if large else args.runs,
+                                                    skip | ({"pandas", "pyspark"} if large else set())))
             save()
         if "incremental" not in skip:
-            results["incremental"] = batch.run_incremental(work, args.incremental_scale or max(scales))
+            results["incremental"] = batch.run_incremental(work, args.incremental_scale or max(
+                [s for s in scales if s <= batch.LARGE_SCALE] or [min(scales)]))
             save()
         if "streaming" not in skip:
             try:
@@ -65,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
                 results["streaming"] = streaming.run(work)
             except Exception as exc:  # benchmarks never fail: report it instead
                 results["streaming"] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            save()
+        if "multisource" not in skip:
+            from benchmarks import multisource
+            results["multisource"] = multisource.run(work)
             save()
     finally:
         save()

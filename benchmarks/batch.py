@@ -16,6 +16,8 @@ IMPLEMENTATIONS = [
     ("pyspark", "benchmarks.impl_spark"),
     ("duckdb", "benchmarks.impl_duckdb"),
 ]
+LARGE_SCALE = 10
+"""Above this scale only cartflow and the DuckDB lower bound run (the scale curve, issue 5 §3)."""
 
 
 def log(msg: str) -> None:
@@ -90,6 +92,11 @@ def summarize(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
                 for k, v in x["result"].get("stage_seconds", {}).items():
                     stages.setdefault(k, []).append(v)
             summary[name]["stages"] = {k: statistics.median(v) for k, v in stages.items()}
+            steps: dict[str, list[float]] = {}
+            for x in ok:
+                for k, v in x["result"].get("step_seconds", {}).items():
+                    steps.setdefault(k, []).append(v)
+            summary[name]["steps"] = {k: statistics.median(v) for k, v in steps.items()}
             summary[name]["inner_median"] = statistics.median(x["result"]["seconds"] for x in ok)
     # Do the implementations agree with cartflow on the row counts?
     warnings = []

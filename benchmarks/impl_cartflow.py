@@ -42,18 +42,48 @@ def _drop(files: list[Path], landing: Path) -> None:
             shutil.copy(f, target)
 
 
+class _TimedStage:
+    def __init__(self, reporter: "TimingReporter", name: str) -> None:
+        self.reporter, self.name, self.start = reporter, name, time.perf_counter()
+
+    def advance(self, n: int = 1, detail: str | None = None) -> None:
+        if detail and detail.startswith("transform:"):
+            self.reporter.marks.append((round(time.perf_counter() - self.start, 2), detail))
+
+    def done(self, detail: str | None = None) -> None:
+        self.reporter.seconds[self.name] = round(time.perf_counter() - self.start, 3)
+
+
+class TimingReporter:
+    """A quiet reporter that keeps how long each reported step took: finer than the run's stages
+    (publish vs serving store; the transform's own phases as offsets into its step)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.marks: list[tuple[float, str]] = []
+
+    def stage(self, name: str, total: int | None = None) -> _TimedStage:
+        return _TimedStage(self, name)
+
+    def message(self, text: str) -> None:
+        pass
+
+
 def _run(project_dir: Path) -> dict:
     from cartflow.config import load_project
     from cartflow.pipeline.run import run_pipeline
 
     start = time.perf_counter()
-    result = run_pipeline(load_project(project_dir))
+    reporter = TimingReporter()
+    result = run_pipeline(load_project(project_dir), reporter=reporter)
     seconds = time.perf_counter() - start
     if result.status != "succeeded":
         raise SystemExit(f"cartflow run {result.status}: {result.error}")
     return {
         "seconds": seconds,
         "stage_seconds": result.stage_seconds,
+        "step_seconds": reporter.seconds,
+        "transform_marks": reporter.marks,
         "silver_rows": result.layer_rows.get("silver"),
         "quarantine_rows": sum(result.quarantine.values()),
         "raw_rows": result.layer_rows.get("raw"),

@@ -19,6 +19,9 @@ BATCH = 500
 POST_CONCURRENCY = 4
 GET_CONCURRENCY = 32
 GET_SECONDS = 15.0
+PACED_RATE = 2_000  # events/s in the paced latency phase
+PACED_BATCH = 100
+PACED_SECONDS = 10.0
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -52,6 +55,16 @@ async def wait_ready(client: httpx.AsyncClient) -> None:
             pass
         await asyncio.sleep(0.2)
     raise SystemExit("server never became ready")
+
+
+async def wait_caught_up(client: httpx.AsyncClient, timeout: float = 120) -> None:
+    """Until every stream consumer reports no lag (health's `consumers.*.lag`), bounded."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        consumers = (await client.get("/v1/health")).json().get("consumers", {})
+        if consumers and all(c.get("lag") == 0 for c in consumers.values()):
+            return
+        await asyncio.sleep(0.5)
 
 
 async def main(url: str, path: str, events: int, key: str) -> None:
@@ -97,6 +110,36 @@ async def main(url: str, path: str, events: int, key: str) -> None:
         post_seconds = time.perf_counter() - start
         await asyncio.gather(*probes)
 
+        # paced: a steady PACED_RATE events/s below saturation, every batch a probe, so the
+        # latency is the pipeline's, not the queue's of the flat-out phase above
+        paced_ms: list[float] = []
+        paced_probes: list[asyncio.Task] = []
+
+        async def paced_probe(invoice: str, t0: float) -> None:
+            while time.perf_counter() < t0 + 30:
+                if (await client.get(f"/v1/invoices/{invoice}")).status_code == 200:
+                    paced_ms.append((time.perf_counter() - t0) * 1000)
+                    return
+                await asyncio.sleep(0.005)
+
+        async def paced_post(k: int, batch: list[dict]) -> None:
+            invoice = f"{800000 + k}"
+            batch = [*batch[:-1], {**batch[-1], "InvoiceNo": invoice}]
+            t0 = time.perf_counter()
+            r = await client.post("/v1/order-lines", json=batch)
+            if r.status_code == 202:
+                paced_probes.append(asyncio.create_task(paced_probe(invoice, t0)))
+
+        await wait_caught_up(client)
+        interval = PACED_BATCH / PACED_RATE
+        posts, p0 = [], time.perf_counter()
+        for k in range(int(PACED_SECONDS / interval)):
+            await asyncio.sleep(max(0.0, p0 + k * interval - time.perf_counter()))
+            chunk = lines[(k * PACED_BATCH) % len(lines):][:PACED_BATCH]
+            posts.append(asyncio.create_task(paced_post(k, chunk)))
+        await asyncio.gather(*posts)
+        await asyncio.gather(*paced_probes)
+
         invoices = sorted({l["InvoiceNo"] for l in lines})[:2000]
         get_ms: list[float] = []
         get_errors = 0
@@ -124,6 +167,9 @@ async def main(url: str, path: str, events: int, key: str) -> None:
         "visible_probes": len(visible_ms), "probes_sent": len(probes),
         "visible_p50_ms": round(statistics.median(visible_ms), 1) if visible_ms else None,
         "visible_p99_ms": round(_pct(visible_ms, 99), 1) if visible_ms else None,
+        "paced_events_per_s": PACED_RATE, "paced_batch": PACED_BATCH, "paced_probes": len(paced_ms),
+        "paced_visible_p50_ms": round(statistics.median(paced_ms), 1) if paced_ms else None,
+        "paced_visible_p99_ms": round(_pct(paced_ms, 99), 1) if paced_ms else None,
         "get_concurrency": GET_CONCURRENCY, "get_requests": len(get_ms), "get_non_200": get_errors,
         "get_rps": round(len(get_ms) / get_seconds),
         "get_p50_ms": round(statistics.median(get_ms), 2), "get_p99_ms": round(_pct(get_ms, 99), 2),
