@@ -43,6 +43,9 @@ class WarehouseSection(_Strict):
     engine: Literal["duckdb", "spark"] = "duckdb"
     path: str | None = None
     """DuckDB file; defaults to `<lake>/warehouse.duckdb` for a local lake."""
+    memory_limit: str = Field(default="2GB", pattern=r"^(?i:[0-9]+(\.[0-9]+)?\s*[KMGT]i?B)$")
+    """DuckDB's memory limit for every warehouse query, e.g. "2GB" or "8GiB": beyond it, joins,
+    sorts and aggregates spill to disk next to the warehouse instead of growing the process."""
     spark_master: str = "local[*]"
     """`local[*]` on one machine; `yarn`, `spark://host:7077` or `k8s://…` on a cluster."""
     spark_warehouse_dir: str | None = None

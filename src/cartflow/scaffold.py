@@ -27,6 +27,8 @@ raw_retention = "keep"
 engine = "duckdb"
 # The warehouse file; by default <lake>/warehouse.duckdb.
 # path = "lake/warehouse.duckdb"
+# DuckDB's memory limit; larger joins and sorts spill to disk instead (scale 50 fits in 4 GiB).
+memory_limit = "2GB"
 
 [state]
 # Runs, manifests and watermarks: "sqlite" (embedded) or "postgres".

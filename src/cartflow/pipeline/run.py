@@ -204,7 +204,8 @@ def stage_publish(ctx: RunContext) -> None:
         spark_engine.publish_spark(spark, ctx.storage, ctx.project.warehouse_path,
                                    progress=lambda name: stage.advance(detail=name))
     else:
-        publish(ctx.project.warehouse_path, ctx.storage, progress=lambda name: stage.advance(detail=name))
+        publish(ctx.project.warehouse_path, ctx.storage, progress=lambda name: stage.advance(detail=name),
+                memory_limit=ctx.project.config.warehouse.memory_limit)
     stage.done()
     serving = ctx.reporter.stage("serving store")
     refresh_serving(ctx.project, ctx.result.batch_ids, progress=lambda n: serving.advance(detail=f"{n:,} lines"))

@@ -124,7 +124,8 @@ def transform_settings(project: Project, storage: Storage) -> TransformSettings:
         spark = SparkSettings.from_project(project)
     return TransformSettings(warehouse=project.warehouse_path, variables=variables,
                              connection_setup=getattr(storage, "prepare_duckdb", None),  # s3:// lakes
-                             gateway=project.config.warehouse.engine, spark=spark)
+                             gateway=project.config.warehouse.engine, spark=spark,
+                             duckdb_config={"memory_limit": project.config.warehouse.memory_limit})
 
 
 def run_models(project: Project, storage: Storage, state: SqliteState, reporter: Reporter) -> list[Manifest]:

@@ -47,8 +47,9 @@ def publishable_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return names + [t for t in PUBLISHED_EXTRA if t in existing]
 
 
-def publish(warehouse: Path, storage: Storage, progress: Callable[[str], None] | None = None) -> list[PublishedTable]:
-    con = duckdb.connect(str(warehouse), read_only=True)
+def publish(warehouse: Path, storage: Storage, progress: Callable[[str], None] | None = None,
+            memory_limit: str | None = None) -> list[PublishedTable]:
+    con = duckdb.connect(str(warehouse), read_only=True, config={"memory_limit": memory_limit} if memory_limit else {})
     published: list[PublishedTable] = []
     try:
         with tempfile.TemporaryDirectory(prefix="cf-publish-") as tmp:

@@ -55,7 +55,7 @@ def refresh_serving(project: Project, batch_ids: list[str], progress: Callable[[
     store = open_store(project)
     try:
         if isinstance(store, SqliteStore):
-            return _staged(project.warehouse_path, store, batch_ids, progress)
+            return _staged(project.warehouse_path, store, batch_ids, progress, project.config.warehouse.memory_limit)
         return _generic(project.warehouse_path, store, batch_ids, progress)
     finally:
         store.close()
@@ -74,11 +74,11 @@ def _generic(warehouse: Path, store, batch_ids: list[str], progress: Callable[[i
 
 
 def _staged(warehouse: Path, store: SqliteStore, batch_ids: list[str],
-            progress: Callable[[int], None] | None) -> int:
+            progress: Callable[[int], None] | None, memory_limit: str | None = None) -> int:
     stage = store.path.with_name(store.path.name + ".refresh-stage")
     stage.unlink(missing_ok=True)
     try:
-        write_stage(warehouse, stage, batch_ids)
+        write_stage(warehouse, stage, batch_ids, memory_limit)
         written = store.upsert_staged(stage)
     finally:
         stage.unlink(missing_ok=True)
@@ -87,11 +87,12 @@ def _staged(warehouse: Path, store: SqliteStore, batch_ids: list[str],
     return written
 
 
-def write_stage(warehouse: Path, stage: Path, batch_ids: list[str]) -> None:
+def write_stage(warehouse: Path, stage: Path, batch_ids: list[str], memory_limit: str | None = None) -> None:
     """Write the new lines (table `lines`) and their invoice totals (table `invoices`) to a SQLite file."""
     from duckdb_extensions import import_extension  # the pinned wheel: DuckDB never downloads it
 
-    with duckdb.connect() as con:
+    limits = {"memory_limit": memory_limit, "temp_directory": str(stage.parent / ".refresh-stage.tmp")}
+    with duckdb.connect(config=limits if memory_limit else {}) as con:
         con.execute("SET autoinstall_known_extensions = false")
         import_extension("sqlite_scanner", con=con)
         con.execute("LOAD sqlite_scanner")

@@ -46,8 +46,9 @@ class SetupDuckDBConnectionConfig(MergingDuckDBConnectionConfig):
         return init
 
 
-def duckdb_connection(database: str, setup: Setup | None = None) -> DuckDBConnectionConfig:
-    """No setup hook when there is nothing to set up (a local lake)."""
+def duckdb_connection(database: str, setup: Setup | None = None,
+                      config: dict[str, str] | None = None) -> DuckDBConnectionConfig:
+    """No setup hook when there is nothing to set up (a local lake); `config` e.g. memory_limit."""
     if setup is None:
-        return MergingDuckDBConnectionConfig(database=database)
-    return SetupDuckDBConnectionConfig(database=database, setup=setup)
+        return MergingDuckDBConnectionConfig(database=database, connector_config=dict(config or {}))
+    return SetupDuckDBConnectionConfig(database=database, setup=setup, connector_config=dict(config or {}))

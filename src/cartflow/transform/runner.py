@@ -85,8 +85,8 @@ class TransformSettings:
     gateway: str = "duckdb"  # or "spark" (transform/spark.py, its own SQLMesh config)
     connection_setup: Callable[[duckdb.DuckDBPyConnection], None] | None = None
     """Run on every DuckDB connection that reads the lake: httpfs + the S3 secret for an s3:// lake."""
-    spark: Any = None
-    """`transform.spark.SparkSettings` for gateway "spark" (master, metastore, warehouse dir)."""
+    duckdb_config: dict[str, str] = field(default_factory=dict)
+    """DuckDB settings for the warehouse connection, e.g. {"memory_limit": "2GB"}."""
     spark: Any | None = None
     """cartflow.transform.spark.SparkSettings for the Spark config (spark.build_spark_config);
     never read by the DuckDB config here, so DuckDB runs never import pyspark."""
@@ -165,7 +165,8 @@ def build_config(settings: TransformSettings) -> Any:
         raise TransformError(f"gateway {settings.gateway!r} is not available in this config (only 'duckdb')")
     warehouse = Path(settings.warehouse).resolve()
     return Config(
-        gateways={"duckdb": GatewayConfig(connection=duckdb_connection(str(warehouse), settings.connection_setup))},
+        gateways={"duckdb": GatewayConfig(connection=duckdb_connection(str(warehouse), settings.connection_setup,
+                                                                           settings.duckdb_config))},
         default_gateway="duckdb",
         model_defaults=ModelDefaultsConfig(
             dialect="duckdb",
