@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     p.add_argument("--render", default=None, help="only render the page from this results file")
     p.add_argument("--reuse", action="store_true",
-                   help="carry the sections skipped here (incremental, streaming, multisource) over from --json")
+                   help="keep from --json what this invocation does not measure: the skipped sections (incremental, "
+                        "streaming, multisource) and the batch results of scales not in --scales")
     args = p.parse_args(argv)
 
     if args.render:
@@ -55,11 +56,16 @@ def main(argv: list[str] | None = None) -> int:
         for section in ("incremental", "streaming", "multisource"):
             if section in skip and previous.get(section):
                 results[section] = {**previous[section], "reused_from": previous.get("started")}
+        # scales measured before but not now are kept (e.g. scale 1 from an earlier invocation)
+        results["batch"] = [{**b, "reused_from": previous.get("started")} for b in previous.get("batch", [])
+                            if b["scale"] not in scales]
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="cartflow-bench-"))
     work.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:
+        results["batch"].sort(key=lambda b: b["scale"])
         results["load_end"] = list(os.getloadavg())
+        results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
         Path(args.out).write_text(report.render(results))
 

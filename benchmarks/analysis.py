@@ -1,4 +1,9 @@
-"""Why a target is missed and what would fix it, from the run's own timings (docs/benchmarks.md)."""
+"""Why a target is missed and what would fix it, from the run's own timings (docs/benchmarks.md).
+
+The figures come from the results; the profiles quoted for streaming and serving were taken
+with py-spy (`py-spy record -p <cartflow serve pid>`) while `benchmarks/stream_client.py`
+and wrk ran, on the same machine, and are not re-measured by `make bench`.
+"""
 
 from __future__ import annotations
 
@@ -9,68 +14,108 @@ def _s(x: float | None) -> str:
     return "–" if x is None else (f"{x:.1f} s" if x < 100 else f"{x:.0f} s")
 
 
-def analysis(results: dict[str, Any]) -> str:
-    """Why the missed targets are missed, from the run's own stage timings."""
+def _compared(results: dict[str, Any]) -> dict[str, Any] | None:
+    """The batch the targets are judged on: scale 10 if measured, else the largest with pandas."""
     batches = [b for b in results.get("batch", []) if b["summary"].get("cartflow", {}).get("ok")]
-    if not batches:
+    ten = [b for b in batches if b["scale"] == 10]
+    full = [b for b in batches if b["summary"].get("pandas", {}).get("ok")]
+    return (ten or sorted(full, key=lambda b: b["scale"])[-1:] or [None])[0]
+
+
+def _phases(marks: list[list[Any]] | None, total: float) -> str:
+    """'context 7.3 s, plan 11.2 s, models 25.1 s' from the SQLMesh step's marks."""
+    if not marks:
         return ""
-    b = max(batches, key=lambda x: x["scale"])
+    points = {text.removeprefix("transform: ").split(" ")[0]: t for t, text in marks}
+    start, plan = points.get("planning") or points.get("models"), points.get("running")
+    if start is None or plan is None:
+        return ""
+    return f"loading the project {start:.1f} s, planning {plan - start:.1f} s, running the models {total - plan:.1f} s"
+
+
+def analysis(results: dict[str, Any]) -> str:
+    b = _compared(results)
+    if not b:
+        return ""
     c = b["summary"]["cartflow"]
-    st = c.get("stages", {})
+    stages, steps = c.get("stages", {}), c.get("steps", {})
     total = c["inner_median"]
-    ddb = b["summary"].get("duckdb", {})
-    pdx = b["summary"].get("pandas", {})
-    inc = results.get("incremental") or {}
-    fixed = None
-    if inc.get("ok"):
-        fixed = inc["last_day"]["seconds"]
+    ddb, pdx = b["summary"].get("duckdb", {}), b["summary"].get("pandas", {})
+    sqlmesh = steps.get("silver + gold (SQLMesh)", stages.get("transform", 0))
+    phases = _phases(c["result"].get("transform_marks"), sqlmesh)
     out = ["### Why, and what would fix it\n"]
     out.append(
-        f"At scale {b['scale']} cartflow's pipeline takes {_s(total)} (process: {_s(c['median'])}): "
-        + ", ".join(f"{k} {v:.1f} s ({v / total * 100:.0f}%)" for k, v in st.items()) + ". "
-        f"The DuckDB lower bound reads and writes the same CSV in {_s(ddb.get('median'))} and pandas "
-        f"does the whole job in {_s(pdx.get('median'))}, so the time is not in parsing the CSV "
-        f"(cartflow's own `bronze` stage, which does that plus lineage columns, takes "
-        f"{st.get('bronze', 0):.1f} s); it is in `transform` and `publish`.\n")
+        f"**Batch.** At scale {b['scale']} cartflow's pipeline takes {_s(total)} (the process {_s(c['median'])}, "
+        f"the rest being interpreter start and imports): "
+        + ", ".join(f"{k} {v:.1f} s ({v / total * 100:.0f}%)" for k, v in stages.items()) + ". "
+        f"The DuckDB lower bound parses the same CSV and writes it once in {_s(ddb.get('median'))}; cartflow's "
+        f"`bronze` stage does that job plus lineage columns in {stages.get('bronze', 0):.1f} s, so parsing is "
+        f"not the gap. pandas does one pass (read, clean, write, three marts) in {_s(pdx.get('median'))}. "
+        f"cartflow writes every row several more times, by design: the raw copy, bronze Parquet, "
+        f"`silver.order_lines`, `gold.fct_order_line` (5.4 M wide rows at scale 10), every gold model and "
+        f"the published marts, then the serving store; it keeps SCD2 history, runs the audits and "
+        f"reconciles raw against silver + quarantine. SQLMesh's step"
+        + (f" splits as {phases}" if phases else "") + ".\n")
     out.append(
-        "* **`publish`** covers two things the stage timer does not separate: exporting every "
-        "gold mart to Parquet in the lake (atomic per table) and refreshing the SQLite serving "
-        "store with every new gold order line (a keyed upsert of ~all rows on a first load, with "
-        "the store's indexes maintained per row). Neither pandas nor Spark does either. The export "
-        "is a handful of DuckDB `COPY`s of small marts, so the serving-store upsert is the likely "
-        "bulk of it; next step: time the two apart (split the stage into `publish` and `serving`). "
-        "Fix if confirmed: on a first load or an empty store, bulk-load (create the table without "
-        "indexes, insert in large transactions, build the indexes after), or build the serving "
-        "database as a file and swap it in atomically.")
-    inc_text = ""
+        "What was fixed while measuring (each in its own commit, figures at scale 1 on the idle "
+        "machine of the previous run): the serving refresh stages the gold lines through DuckDB's "
+        "sqlite extension and upserts them in one statement (11 s → 5 s); the DuckDB adapter "
+        "merges unique-key models without SQLMesh's temporary copy and `DISTINCT ON` "
+        "(`fct_order_line` 3.2 s → 1.7 s); the pipeline skips SQLMesh's plan when the project "
+        "is unchanged since the last applied plan (≈ 5 s per run after the first).\n")
+    out.append(
+        "What would close more of the gap, in order of payoff: (1) `stg_order_lines` is a view "
+        "read twice (by `silver.order_lines` and `silver.quarantine_order_lines`), so the cleaning "
+        "rules run twice over every new row: materialise the staged batch once; (2) make "
+        "`fct_order_line` a view over `silver.order_lines` joined to the SCD2 keys instead of a "
+        "second persisted copy of every line (writing 5.3 M wide rows to a DuckDB table costs "
+        "≈ 8 s at scale 10 whatever the settings); (3) build the serving store outside the run "
+        "(a background refresh swapped in atomically), so the batch finishes when gold does; "
+        "(4) keep SQLMesh's context warm in long-lived processes (`cartflow watch`, the "
+        "scheduler), which pays project loading once. Even all four keep cartflow above the "
+        "lower bound by a wide margin: the 4× target compares a pipeline with history, audits "
+        "and a serving store to a single CSV-to-Parquet copy, and pandas skips every one of "
+        "those. The Spark comparison is the like-for-like one for a Glue-style job.\n")
+    inc = results.get("incremental") or {}
     if inc.get("ok"):
-        ft, lt = inc["full"]["stage_seconds"].get("transform", 0), inc["last_day"]["stage_seconds"].get("transform", 0)
-        lrows = (inc["last_day"].get("raw_rows") or 0) - (inc["full"].get("raw_rows") or 0)
-        inc_text = (
-            f" The incremental benchmark shows how little of it scales with the data: loading "
-            f"one day ({lrows:,} rows) still spends {lt:.0f} s in `transform`, against {ft:.0f} s "
-            f"for the {inc['days'] - 1} days before it ({lt / max(ft, 1e-9) * 100:.0f}%).")
-    out.append(
-        "* **`transform` (SQLMesh)** runs all 14 gold models, SCD2 dimensions, audits and the "
-        "reconciliation, not only the three marts the others compute. Part of it is SQLMesh's "
-        "fixed per-run cost — loading the project, fingerprinting the models, planning, state "
-        "reads and writes, one query per audit — a few seconds per run on an idle machine, "
-        "whatever the data size." + inc_text + " The rest of that non-proportional time is the "
-        "gold layer's `FULL` models (every revenue mart, top products, RFM, cohorts, purchase "
-        "history, quarantine summary), which are rebuilt from the whole `fct_order_line` on every "
-        "run, plus the SCD2 recomputation of every touched customer and product from its whole "
-        "history. This is why the incremental-day target (≤ 10%) is missed. Fixes, in order of "
-        "payoff: (1) make the period marts incremental by period (`INCREMENTAL_BY_TIME_RANGE` or "
-        "by unique key on `period_start`, recomputing only the periods the new batches touch); "
-        "(2) rebuild customer marts (RFM, purchase history) only for touched customers where "
-        "the definition allows it (RFM's quintiles are global, so it stays FULL but reads a "
-        "per-customer aggregate table instead of all lines); (3) keep a warm SQLMesh context in "
-        "a long-lived process (`cartflow watch`/scheduler) so project load and plan are paid "
-        "once; (4) measure a no-op run (no new files) to put an exact number on the fixed cost.")
-    out.append(
-        "* **The machine**: 2 cores at a load average around 10 means every process gets a fraction "
-        "of a core; cartflow (several DuckDB threads + SQLite) and Spark (a JVM with 2 executor "
-        "threads) suffer more from that than single-threaded pandas, so the pandas ratio is "
-        "probably pessimistic for cartflow. Re-run on an idle machine before drawing conclusions "
-        "from the absolute times.")
+        full, last = inc["full"], inc["last_day"]
+        lsteps = last.get("step_seconds") or last.get("stage_seconds", {})
+        out.append(
+            f"**Incremental.** The last day takes {_s(last['seconds'])} against {_s(full['seconds'])} for the "
+            f"full load ({inc['ratio'] * 100:.0f}%): " + ", ".join(f"{k} {v:.1f} s" for k, v in lsteps.items())
+            + ". What does not shrink with one day: loading the SQLMesh project, evaluating all ~50 "
+            "models once each (every model is a query, a state read and an interval write, even "
+            "when it has no new rows), and the gold `FULL` models (revenue marts, top products, RFM, "
+            "cohorts) which re-scan the whole `fct_order_line`. Fixes: run only the models "
+            "downstream of entities that have new batches (`context.run(select_models=…)`), make "
+            "the period marts incremental by period (recompute only the periods a batch touches), "
+            "and keep the context warm in `cartflow watch`.\n")
+    st = results.get("streaming") or {}
+    if st.get("ok"):
+        out.append(
+            f"**Streaming.** {st['events_per_s']:,} events/s into one `cartflow serve` process. A py-spy "
+            "profile of that process during the flat-out phase: about 56% of its busy samples are the "
+            "two stream consumers (the serving sink decoding events and upserting lines ≈ 27%, the "
+            "raw sink's NDJSON batches ≈ 15%, reading events back from the SQLite log ≈ 10%), about "
+            "30% the ingest requests (JSON parsing and per-record validation ≈ 17%, the durable log "
+            "append ≈ 15%), the rest the web framework. Every event is decoded and handled in Python about four times, in one "
+            "interpreter, so the process is GIL-bound at ≈ 170 µs of CPU per event; fsync is not the "
+            "limit (0.7 ms here, one per batch). The flat-out POST-to-visible figure is the backlog "
+            "that builds when the client sends faster than the consumers drain; at a steady rate "
+            "below saturation the same path answers in the paced figure above. Running the consumers in their own processes "
+            "(`cartflow serve --no-consumers` plus `cartflow consume --only serving|raw`, the second "
+            "setup in §4) stops ingest and sinks sharing one GIL. Further fixes: decode each event once (orjson) and hand the sinks columns "
+            "(pyarrow) instead of dicts; validate a batch with vectorised checks.\n")
+        out.append(
+            "**Serving.** The first profile of `GET /v1/invoices/{no}` found ~0.5 ms per request in "
+            "building `ServingLine` dataclasses with `Decimal` amounts, a dict, then validating and "
+            "serialising it again through the response model, plus a thread-pool hop. SQLite now "
+            "renders the document (`serving/documents.py`, checked field for field against the "
+            "model) and the handler answers on the event loop, with uvicorn on uvloop and httptools: "
+            "one worker went from 575 to ≈ 1,500 req/s. What remains per request is about half the "
+            "SQLite lookup of ~23 lines (index seek, row fetches, the sort by stock code) and half "
+            "uvicorn/FastAPI. With one worker per core the machine's two cores are shared with wrk "
+            "itself. Next steps: an index on (invoice_no, stock_code, line_id) to drop the sort; "
+            "store each line's rendered JSON at write time; measure with the load generator on "
+            "another machine.\n")
     return "\n".join(out) + "\n"

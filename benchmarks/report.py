@@ -115,7 +115,9 @@ def render(results: dict[str, Any]) -> str:
     for b in results.get("batch", []):
         s = b["summary"]
         rows = s.get("cartflow", {}).get("result", {}).get("raw_rows")
-        w(f"### Scale {b['scale']}" + (f" ({rows:,} rows)" if rows else "") + f", {b['runs']} run{'s' if b['runs'] != 1 else ''}\n")
+        w(f"### Scale {b['scale']}" + (f" ({rows:,} rows)" if rows else "") + f", {b['runs']} run{'s' if b['runs'] != 1 else ''}"
+          + (f" (measured by the invocation started {b['reused_from']}, kept with `--reuse`)" if b.get("reused_from") else "")
+          + "\n")
         w("| implementation | wall time, median (min–max) | peak RSS | time / cartflow, median (min–max) |")
         w("|---|---|---|---|")
         for name in ("cartflow", "pandas", "pyspark", "duckdb"):
@@ -239,6 +241,15 @@ def render(results: dict[str, Any]) -> str:
               f"{x['seconds']} s | **{x['rps']:,} req/s, p50 {x['p50_ms']} ms, p99 {x['p99_ms']} ms**, "
               f"{x['non_2xx']} non-2xx |")
         w("")
+        setups = [x for x in st.get("setups") or [] if x.get("ok")]
+        if len(setups) > 1:
+            w("The same load against each way of running the stream (a fresh project each):\n")
+            w("| setup | events accepted / s | POST → visible flat out, p50 / p99 | at a steady rate, p50 / p99 |")
+            w("|---|---|---|---|")
+            for x in setups:
+                w(f"| {x['setup']} | {x['events_per_s']:,} | {x['visible_p50_ms']} / {x['visible_p99_ms']} ms | "
+                  f"{x.get('paced_visible_p50_ms')} / {x.get('paced_visible_p99_ms')} ms |")
+            w("")
         w("The Python client shares the 2 cores with the server and costs about as much CPU per "
           "request as the server does, so its req/s is a floor; wrk's figure is the server's.\n")
     else:
@@ -270,9 +281,9 @@ def render(results: dict[str, Any]) -> str:
     w("```\n")
     w("Each implementation is also runnable alone: `python -m benchmarks.impl_pandas CSV_DIR OUT_DIR` "
       "(likewise `impl_spark`, `impl_duckdb`, and `impl_cartflow full|incremental CSV_DIR PROJECT_DIR`). "
-      "On this 2-core shared machine one scale-1 round (cartflow + pandas + PySpark + DuckDB) takes "
-      "about 9 minutes, so the default `--scales 1,10 --runs 3` takes well over 30 minutes here; "
-      "on an idle machine use the defaults, otherwise pass `--scales 1` or fewer `--runs`.\n")
+      f"The invocation behind this page ran from {results.get('started', '?')} to "
+      f"{results.get('finished', '?')} on the machine above; the scale-1 quick version takes a few "
+      "minutes. Streaming and serving use `wrk` when it is on PATH (`apt-get install wrk`).\n")
     return "\n".join(out) + "\n"
 
 
@@ -315,8 +326,11 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                      "met" if inc["ratio"] <= 0.10 else "**missed**"))
     st = results.get("streaming") or {}
     if st.get("ok"):
-        rows.append(("streaming: ≥ 20,000 events/s accepted (batches of 500)", f"{st.get('events_per_s', 0):,.0f} events/s",
-                     "met" if st.get("events_per_s", 0) >= 20000 else "**missed**"))
+        fastest = max([x for x in st.get("setups") or [] if x.get("ok")] or [st], key=lambda x: x.get("events_per_s", 0))
+        rows.append(("streaming: ≥ 20,000 events/s accepted (batches of 500)",
+                     f"{fastest.get('events_per_s', 0):,.0f} events/s" + (f" ({fastest['setup'].split(':')[0]})"
+                                                                          if fastest.get("setup") else ""),
+                     "met" if fastest.get("events_per_s", 0) >= 20000 else "**missed**"))
         paced = st.get("paced_visible_p99_ms")
         rows.append(("streaming: p99 POST-to-visible ≤ 1 s",
                      f"p99 {st.get('visible_p99_ms', 0):,.0f} ms flat out (queueing behind the backlog)"

@@ -29,6 +29,10 @@ from typing import Any
 from benchmarks.harness import ROOT, run_child
 
 API_KEY = "bench-key"
+SETUPS = (
+    ("one process: cartflow serve (API + both consumers)", False),
+    ("three processes: serve --no-consumers, consume --only serving, consume --only raw", True),
+)
 CARTFLOW = str(Path(sys.executable).parent / "cartflow")
 
 
@@ -46,19 +50,29 @@ def run(work: Path, events: int = 100_000) -> dict[str, Any]:
         data.mkdir(parents=True, exist_ok=True)
         generate_online_retail(data, 1, 7)
     csv = sorted(data.glob("*.csv"))[0]
-    project = work / "stream-project"
-    shutil.rmtree(project, ignore_errors=True)
-    subprocess.run([CARTFLOW, "init", str(project)], check=True,
-                   capture_output=True, cwd=ROOT)
-    port = _free_port()
-    server = _serve(work, project, port, workers=1)
-    try:
-        m = run_child("stream client", "benchmarks.stream_client",
-                      [f"http://127.0.0.1:{port}", str(csv), str(events), API_KEY], timeout=900)
-    finally:
-        _stop(server)
+    setups: list[dict[str, Any]] = []
+    first = None
+    for name, split in SETUPS:
+        project = work / f"stream-project{'-split' if split else ''}"
+        shutil.rmtree(project, ignore_errors=True)
+        subprocess.run([CARTFLOW, "init", str(project)], check=True, capture_output=True, cwd=ROOT)
+        port = _free_port()
+        procs = [_serve(work, project, port, workers=1, consumers=not split)]
+        if split:
+            procs += [_consume(work, project, sink) for sink in ("serving", "raw")]
+        try:
+            m = run_child(f"stream client ({name})", "benchmarks.stream_client",
+                          [f"http://127.0.0.1:{port}", str(csv), str(events), API_KEY], timeout=900)
+        finally:
+            for proc in procs:
+                _stop(proc)
+        setups.append({"setup": name, "ok": m.ok, "error": m.error, **m.result})
+        if first is None:
+            first = m
+    m = first
     if not m.ok:
-        return {"ok": False, "error": m.error}
+        return {"ok": False, "error": m.error, "setups": setups}
+    project = work / "stream-project"
     wrk: list[dict[str, Any]] = []
     if shutil.which("wrk"):
         for workers in (1, 2):  # one uvicorn process, then one per core
@@ -71,15 +85,21 @@ def run(work: Path, events: int = 100_000) -> dict[str, Any]:
                                                            connections=connections)})
             finally:
                 _stop(server)
-    return {"ok": True, **m.result, "client_peak_rss_mib": round(m.peak_rss_bytes / 2**20), "wrk": wrk}
+    return {"ok": True, **m.result, "client_peak_rss_mib": round(m.peak_rss_bytes / 2**20), "wrk": wrk,
+            "setups": setups}
 
 
-def _serve(work: Path, project: Path, port: int, workers: int) -> subprocess.Popen:
+def _serve(work: Path, project: Path, port: int, workers: int, consumers: bool = True) -> subprocess.Popen:
     env = {**os.environ, "CARTFLOW_API_KEY": API_KEY}
     return subprocess.Popen(
         [CARTFLOW, "serve", "--project", str(project), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=open(work / f"serve-{workers}.log", "ab"))
+         "--workers", str(workers), "--consumers" if consumers else "--no-consumers"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=open(work / f"serve-{workers}.log", "ab"))
+
+
+def _consume(work: Path, project: Path, sink: str) -> subprocess.Popen:
+    return subprocess.Popen([CARTFLOW, "consume", "--project", str(project), "--only", sink], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=open(work / f"consume-{sink}.log", "ab"))
 
 
 def _wait_ready(port: int, timeout: float = 120) -> None:
