@@ -26,8 +26,8 @@ test: $(SYNC_STAMP)  ## start the test services (PostgreSQL) and run the test su
 	bash scripts/test-services.sh
 	$(UV) run pytest
 
-bench: $(SYNC_STAMP)  ## run benchmarks/ and write docs/benchmarks.md
-	$(UV) run python -m benchmarks
+bench: $(SYNC_STAMP)  ## run benchmarks/ and write docs/benchmarks.md (options: make bench BENCH_ARGS="--scales 1")
+	$(UV) run python -m benchmarks $(BENCH_ARGS)
 
 clean:  ## remove the virtualenv, tools and demo project
 	rm -rf .venv .tools demo
