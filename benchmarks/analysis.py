@@ -14,12 +14,13 @@ def _s(x: float | None) -> str:
     return "–" if x is None else (f"{x:.1f} s" if x < 100 else f"{x:.0f} s")
 
 
-def _compared(results: dict[str, Any]) -> dict[str, Any] | None:
+def compared_batch(results: dict[str, Any]) -> dict[str, Any] | None:
     """The batch the targets are judged on: scale 10 if measured, else the largest with pandas."""
     batches = [b for b in results.get("batch", []) if b["summary"].get("cartflow", {}).get("ok")]
     ten = [b for b in batches if b["scale"] == 10]
     full = [b for b in batches if b["summary"].get("pandas", {}).get("ok")]
-    return (ten or sorted(full, key=lambda b: b["scale"])[-1:] or [None])[0]
+    return (ten or sorted(full, key=lambda b: b["scale"])[-1:] or sorted(batches, key=lambda b: b["scale"])[-1:]
+            or [None])[0]
 
 
 def _phases(marks: list[list[Any]] | None, total: float) -> str:
@@ -34,7 +35,7 @@ def _phases(marks: list[list[Any]] | None, total: float) -> str:
 
 
 def analysis(results: dict[str, Any]) -> str:
-    b = _compared(results)
+    b = compared_batch(results)
     if not b:
         return ""
     c = b["summary"]["cartflow"]

@@ -8,7 +8,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
-from benchmarks.analysis import analysis
+from benchmarks.analysis import analysis, compared_batch
 
 GIB = 2**30
 MIB = 2**20
@@ -291,9 +291,8 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(target, measured, verdict) rows, for the largest scale measured."""
     rows: list[tuple[str, str, str]] = []
     batches = [b for b in results.get("batch", []) if b["summary"].get("cartflow", {}).get("ok")]
-    if batches:
-        compared = [x for x in batches if x["summary"].get("pandas", {}).get("ok")] or batches
-        b = next((x for x in compared if x["scale"] == 10), max(compared, key=lambda x: x["scale"]))
+    b = compared_batch(results)
+    if b:
         s = b["summary"]
         note = "" if b["scale"] >= 10 else f" (measured at scale {b['scale']}; the target is for scale 10)"
         for name, need in (("pandas", 3.0), ("pyspark", 10.0)):

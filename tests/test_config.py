@@ -37,6 +37,13 @@ def test_validation_error_names_key_value_and_allowed_values() -> None:
     assert "warehouse.engine" in msg and "'oracle'" in msg and "'duckdb'" in msg and "'spark'" in msg
 
 
+def test_bad_memory_limit_is_named_and_a_size_is_accepted() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"warehouse": {"memory_limit": "lots"}})
+    assert "warehouse.memory_limit" in str(err.value) and "'lots'" in str(err.value)
+    assert parse_config({"warehouse": {"memory_limit": "8GiB"}}).warehouse.memory_limit == "8GiB"
+
+
 def test_unknown_key_and_bad_source_kind_are_named() -> None:
     with pytest.raises(ConfigError) as err:
         parse_config({"lake": {"rooot": "x"}, "sources": {"s": {"kind": "ftp", "path": "x"}}})

@@ -73,16 +73,16 @@ BULK_CACHE_KIB = -262_144
 _LINE_COLUMNS = ("line_id, invoice_no, stock_code, description, quantity, unit_price, invoice_ts, customer_id, "
                  "country, line_type, gross_milli, return_milli, net_milli, currency, source, event_id")
 
+_ON_LINE_CONFLICT = ("ON CONFLICT (line_id) DO UPDATE SET "
+                     + ", ".join(f"{c}=excluded.{c}" for c in _LINE_COLUMNS.split(", ")[1:] + ["updated_at"]))
 _UPSERT_LINE = (f"INSERT INTO order_lines ({_LINE_COLUMNS}, updated_at) VALUES ({','.join('?' * 17)}) "
-                "ON CONFLICT (line_id) DO UPDATE SET "
-                + ", ".join(f"{c}=excluded.{c}" for c in _LINE_COLUMNS.split(", ")[1:] + ["updated_at"]))
+                + _ON_LINE_CONFLICT)
 _INVOICE_INDEX = "CREATE INDEX order_lines_by_invoice ON order_lines (invoice_no)"
 _INVOICE_COLUMNS = ("customer_id, invoice_no, invoice_ts, country, line_type, currency, lines, items, "
                     "gross_milli, return_milli, net_milli")
 _UPSERT_STAGED = (f"INSERT INTO order_lines ({_LINE_COLUMNS}, updated_at) "
                   f"SELECT {_LINE_COLUMNS}, ? FROM refresh_stage.lines WHERE true "  # WHERE: SQLite's upsert grammar
-                  "ON CONFLICT (line_id) DO UPDATE SET "
-                  + ", ".join(f"{c}=excluded.{c}" for c in _LINE_COLUMNS.split(", ")[1:] + ["updated_at"]))
+                  + _ON_LINE_CONFLICT)
 _SUMMARISE = ("INSERT INTO invoices SELECT customer_id, invoice_no, MIN(invoice_ts), MIN(country), "
               "MIN(line_type), MIN(currency), COUNT(*), SUM(quantity), SUM(gross_milli), SUM(return_milli), "
               "SUM(net_milli) FROM order_lines")
@@ -172,7 +172,6 @@ class SqliteStore:
                     db.execute(_UPSERT_STAGED, (now,))
                     if was_empty:
                         db.execute(_INVOICE_INDEX)
-                    if was_empty:
                         db.execute(f"INSERT INTO invoices ({_INVOICE_COLUMNS}) "
                                    f"SELECT {_INVOICE_COLUMNS} FROM refresh_stage.invoices")
                     else:
