@@ -24,7 +24,7 @@ demo: $(SYNC_STAMP)  ## generate scale-1 Online Retail data, run the pipeline, p
 
 test: $(SYNC_STAMP)  ## start the test services (PostgreSQL) and run the test suite
 	bash scripts/test-services.sh
-	$(UV) run pytest
+	PATH="$(dir $(UV)):$$PATH" $(UV) run pytest  # uv on PATH: the Airflow test builds a venv with it
 
 bench: $(SYNC_STAMP)  ## run benchmarks/ and write docs/benchmarks.md (options: make bench BENCH_ARGS="--scales 1")
 	$(UV) run python -m benchmarks $(BENCH_ARGS)
