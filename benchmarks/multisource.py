@@ -77,8 +77,9 @@ incremental = {{ column = "updated_at" }}
 def _round(project_dir: Path) -> dict[str, dict[str, float]]:
     """Extract every source once into a fresh lake and state; rows (or records) and seconds per source."""
     from cartflow.config import HttpSource, load_project
-    from cartflow.pipeline.backends import open_lake, open_state
-    from cartflow.pipeline.progress import QuietReporter
+    from cartflow.lake.storage import open_lake
+    from cartflow.runtime.backends import open_state
+    from cartflow.runtime.progress import QuietReporter
     from cartflow.sources.http import extract_http
     from cartflow.sources.postgres import extract_postgres
 

@@ -16,7 +16,8 @@ import psycopg
 import pytest
 
 from cartflow.config import Project, load_project
-from cartflow.pipeline.run import open_lake, open_state
+from cartflow.lake.storage import open_lake
+from cartflow.runtime.backends import open_state
 from cartflow.sandbox.server import Sandbox, SandboxInfo, SandboxOptions
 
 API_KEY = "test-customer-key-7f3a"

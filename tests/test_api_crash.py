@@ -21,7 +21,7 @@ from stream_fixtures import API_KEY, kafka, order_lines, servers, to_csv_lines, 
 
 from cartflow.config import Project
 from cartflow.lake.storage import LocalStorage
-from cartflow.pipeline.state import SqliteState
+from cartflow.runtime.state import SqliteState
 from cartflow.serving.sqlite_store import SqliteStore
 from cartflow.stream.send import SendSummary, send_file
 

@@ -17,7 +17,7 @@ from stream_fixtures import kafka, order_lines, servers, wait_until  # noqa: F40
 
 from cartflow.config import Project
 from cartflow.lake.storage import LocalStorage
-from cartflow.pipeline.state import SqliteState
+from cartflow.runtime.state import SqliteState
 
 COMBINATIONS = [("sqlite", "sqlite"), ("sqlite", "postgres"), ("kafka", "sqlite"), ("kafka", "postgres")]
 

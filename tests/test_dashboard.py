@@ -23,7 +23,8 @@ from cartflow.dashboard.filters import Filter, FilterError, parse_filter
 from cartflow.dashboard.panels import PANELS, Dashboard
 from cartflow.dashboard.routes import mount_dashboard
 from cartflow.demo import prepare_demo
-from cartflow.pipeline.run import open_lake, run_pipeline
+from cartflow.pipeline.run import run_pipeline
+from cartflow.lake.storage import open_lake
 from cartflow.scaffold import init_project
 from cartflow.serving.sql import query
 

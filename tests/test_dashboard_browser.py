@@ -30,7 +30,7 @@ from cartflow.api.app import create_app
 from cartflow.cli import app as cli_app
 from cartflow.config import Project, load_project
 from cartflow.dashboard.report import write_report
-from cartflow.pipeline.run import open_lake
+from cartflow.lake.storage import open_lake
 from cartflow.scaffold import init_project
 from cartflow.serving.sql import query
 from test_dashboard import published_demo  # noqa: F401 — the session's shared demo lake

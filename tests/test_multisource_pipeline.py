@@ -22,7 +22,8 @@ import pytest
 from multisource_fixtures import (manifests, make_project, multi_source_toml, secrets,  # noqa: F401
                                   seed_sandbox, watermark)
 
-from cartflow.pipeline.run import open_lake, run_pipeline
+from cartflow.pipeline.run import run_pipeline
+from cartflow.lake.storage import open_lake
 from cartflow.sandbox.control import set_faults
 from cartflow.sandbox.multi_generator import seed_path
 from cartflow.sandbox.pg_seed import advance_postgres

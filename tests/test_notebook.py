@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cartflow.config import Project
-from cartflow.pipeline.run import open_lake
+from cartflow.lake.storage import open_lake
 from cartflow.serving.sql import query
 from test_dashboard import published_demo  # noqa: F401 — the session's shared demo lake
 

@@ -18,9 +18,10 @@ import cartflow.pipeline.run as run_mod
 from cartflow.config import Project, load_project
 from cartflow.pipeline.alerts import Alert, alerter_for, read_alert_log
 from cartflow.pipeline.quality import check_quality
-from cartflow.pipeline.run import open_state, run_pipeline
+from cartflow.pipeline.run import run_pipeline
+from cartflow.runtime.backends import open_state
 from cartflow.pipeline.standardize import ReconciliationError
-from cartflow.pipeline.state import Manifest
+from cartflow.runtime.state import Manifest
 
 FAST = """
 [retries]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from cartflow.cli import app
 from cartflow.config import Project
 from cartflow.pipeline.dlq import DlqItem, ReplayResult, provider, providers, register
-from cartflow.pipeline.logs import reset_logging
+from cartflow.runtime.logs import reset_logging
 from cartflow.stream.deadletter import open_dead_letters
 from cartflow.stream.log import open_log
 
@@ -131,7 +131,8 @@ def test_the_provider_interface_takes_new_queues(project: Project) -> None:
 
 def test_rejected_files_replay_after_a_fix(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     import cartflow.pipeline.run as run_mod
-    from cartflow.pipeline.run import open_state, run_pipeline
+    from cartflow.pipeline.run import run_pipeline
+    from cartflow.runtime.backends import open_state
 
     monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: [])  # about the inbox, not SQLMesh
     inbox = Path(project.lake_uri) / "landing" / "online_retail"

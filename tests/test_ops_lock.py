@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from cartflow.config import Project
-from cartflow.pipeline.lock import LockHeld
-from cartflow.pipeline.run import open_state, run_pipeline
+from cartflow.runtime.lock import LockHeld
+from cartflow.pipeline.run import run_pipeline
+from cartflow.runtime.backends import open_state
 
 CHILD = textwrap.dedent("""
     import sys, time

@@ -13,7 +13,7 @@ import pytest
 
 import cartflow.pipeline.run as run_mod
 from cartflow.config import Project
-from cartflow.pipeline.logs import configure_logging, reset_logging, run_context
+from cartflow.runtime.logs import configure_logging, reset_logging, run_context
 from cartflow.pipeline.run import run_pipeline
 from conftest import write_csv
 

@@ -16,7 +16,7 @@ import cartflow.pipeline.run as run_mod
 from cartflow.config import Project
 from cartflow.orchestrators import TASKS, run_stage_task
 from cartflow.pipeline.alerts import read_alert_log
-from cartflow.pipeline.run import open_state
+from cartflow.runtime.backends import open_state
 from cartflow.pipeline.standardize import ReconciliationError
 from conftest import write_csv
 

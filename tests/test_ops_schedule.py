@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cartflow.config import ConfigError, Project, load_project
-from cartflow.pipeline.lock import LockHeld
-from cartflow.pipeline.run import open_state
+from cartflow.runtime.lock import LockHeld
+from cartflow.runtime.backends import open_state
 from cartflow.pipeline.schedule import Scheduler, fire_times, serve
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)  # a Monday, 01:00

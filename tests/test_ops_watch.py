@@ -13,7 +13,8 @@ import pytest
 import cartflow.pipeline.run as run_mod
 from cartflow.config import Project, load_project
 from cartflow.lake.storage import LocalStorage
-from cartflow.pipeline.run import open_state, run_pipeline
+from cartflow.pipeline.run import run_pipeline
+from cartflow.runtime.backends import open_state
 from cartflow.pipeline.watch import Inbox, Watcher, inboxes, watch
 from conftest import write_csv
 
@@ -172,7 +173,7 @@ def test_a_run_that_cannot_start_does_not_stop_the_watcher(tmp_path: Path) -> No
 
 def test_an_s3_landing_inbox_is_watched_the_same_way(s3_project: Project) -> None:
     """The lake's inbox on a real S3 server (SeaweedFS): polled through Storage.list/size."""
-    from cartflow.pipeline.run import open_lake
+    from cartflow.lake.storage import open_lake
 
     lake, clock, runs = open_lake(s3_project), Tick(), []
     w = Watcher([i for i in inboxes(s3_project) if i.storage.root.startswith("s3://")], fake_runner(runs),

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from cartflow.config import load_project
-from cartflow.pipeline.pg_state import PostgresState, StateConfigError, redact
-from cartflow.pipeline.state import Manifest, SqliteState, utcnow
+from cartflow.runtime.pg_state import PostgresState, StateConfigError, redact
+from cartflow.runtime.state import Manifest, SqliteState, utcnow
 
 
 def manifest(batch: str, status: str = "landed", source: str = "online_retail") -> Manifest:
@@ -66,7 +66,7 @@ def test_manifests_runs_watermarks(state) -> None:
 
 
 def test_open_state_selects_postgres(project, pg_dsn: str, pg_schema: str, monkeypatch) -> None:
-    from cartflow.pipeline.run import open_state
+    from cartflow.runtime.backends import open_state
 
     text = (project.root / "cartflow.toml").read_text()
     text = text.replace('backend = "sqlite"\npath = ".cartflow/state.db"',

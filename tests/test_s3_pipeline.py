@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from cartflow.cli import app
 from cartflow.config import load_project
-from cartflow.pipeline.run import open_lake, open_state
+from cartflow.lake.storage import open_lake
+from cartflow.runtime.backends import open_state
 from cartflow.sandbox.retail_generator import generate_online_retail
 from conftest_s3 import KEY_ENV, SECRET_ENV
 

@@ -14,7 +14,8 @@ import pytest
 from cartflow.serving.postgres_store import PostgresStore
 from cartflow.serving.refresh import refresh_from_gold
 from cartflow.serving.sqlite_store import SqliteStore
-from cartflow.serving.store import CursorError, ServingStore, line_from_event
+from cartflow.serving.store import CursorError, ServingStore
+from cartflow.stream.serving_sink import line_from_event
 from cartflow.stream.records import parse_records, split_body
 
 

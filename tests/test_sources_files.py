@@ -13,8 +13,9 @@ from cartflow.config import Project, load_project
 from cartflow.lake.bronze_entities import entity_to_bronze, layout_for
 from cartflow.lake.storage import open_storage
 from cartflow.pipeline.dlq import provider
-from cartflow.pipeline.progress import QuietReporter
-from cartflow.pipeline.run import open_lake, open_state
+from cartflow.runtime.progress import QuietReporter
+from cartflow.lake.storage import open_lake
+from cartflow.runtime.backends import open_state
 from cartflow.sandbox.multi_generator import seed_path
 from cartflow.sources import extract
 from cartflow.sources.files import take_inbox

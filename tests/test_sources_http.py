@@ -14,8 +14,8 @@ from multisource_fixtures import API_KEY, KEY_ENV, secrets, seed_sandbox  # noqa
 
 from cartflow.config import HttpSource, parse_config
 from cartflow.lake.storage import LocalStorage
-from cartflow.pipeline.progress import QuietReporter
-from cartflow.pipeline.state import SqliteState
+from cartflow.runtime.progress import QuietReporter
+from cartflow.runtime.state import SqliteState
 from cartflow.sandbox.control import set_faults
 from cartflow.sources.errors import SourceError
 from cartflow.sources.http import extract_http

@@ -11,8 +11,8 @@ import pytest
 
 from cartflow.config import PostgresSource, parse_config
 from cartflow.lake.storage import LocalStorage
-from cartflow.pipeline.progress import QuietReporter
-from cartflow.pipeline.state import SqliteState
+from cartflow.runtime.progress import QuietReporter
+from cartflow.runtime.state import SqliteState
 from cartflow.sandbox.multi_generator import seed_multi_source
 from cartflow.sandbox.pg_seed import advance_postgres, seed_postgres
 from cartflow.sources.errors import SourceError

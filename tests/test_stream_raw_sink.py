@@ -18,7 +18,7 @@ from cartflow.config import Project
 from cartflow.lake.bronze import bronze_schema
 from cartflow.lake.bronze_json import ndjson_to_bronze
 from cartflow.lake.storage import LocalStorage
-from cartflow.pipeline.state import SqliteState
+from cartflow.runtime.state import SqliteState
 from cartflow.stream.raw_sink import RawSink
 from cartflow.stream.records import parse_records, split_body
 from cartflow.stream.sqlite_log import SqliteLog
@@ -34,7 +34,7 @@ def parts(project: Project, request: pytest.FixtureRequest):
     log = SqliteLog(project.root / ".cartflow" / "events.db", partitions=3)
     storage = LocalStorage(project.lake_uri)
     if getattr(request, "param", "sqlite") == "postgres":
-        from cartflow.pipeline.pg_state import PostgresState
+        from cartflow.runtime.pg_state import PostgresState
 
         state = PostgresState(request.getfixturevalue("pg_dsn"), schema=request.getfixturevalue("pg_schema"))
     else:

@@ -102,7 +102,7 @@ def run(
     Exit codes: 0 succeeded or partial, 1 failed, 2 bad arguments/config, 3 another run holds the lock.
     """
     from cartflow.pipeline.backfill import BackfillError, parse_range
-    from cartflow.pipeline.lock import LockHeld
+    from cartflow.runtime.lock import LockHeld
     from cartflow.pipeline.run import run_pipeline
 
     proj = _project(project)
@@ -123,7 +123,7 @@ def run(
 
 def _logging(proj, log_format: Optional[str]) -> str:
     """Structured logs per [logging], the CLI flag winning; returns the format in force."""
-    from cartflow.pipeline.logs import setup_project_logging
+    from cartflow.runtime.logs import setup_project_logging
 
     if log_format not in (None, "text", "json"):
         _fail(f"--log-format {log_format!r}: allowed values are text, json", 2)
@@ -136,7 +136,7 @@ def _reporter(fmt: str):
     """Progress bars for people (text logs); nothing but JSON lines on stderr for machines."""
     from contextlib import nullcontext
 
-    from cartflow.pipeline.progress import QuietReporter
+    from cartflow.runtime.progress import QuietReporter
 
     return BarReporter() if fmt == "text" else nullcontext(QuietReporter())
 
@@ -194,7 +194,7 @@ def sql(
     fmt: FormatOpt = "table",
 ) -> None:
     """Ad-hoc SQL over the published marts (the Athena role); never touches the warehouse."""
-    from cartflow.pipeline.run import open_lake
+    from cartflow.lake.storage import open_lake
     from cartflow.lake.s3 import LakeAccessError
     from cartflow.serving.sql import QueryError, query, to_csv, to_json
 
@@ -215,7 +215,7 @@ def sql(
 @app.command()
 def status(project: ProjectOpt = Path(".")) -> None:
     """Last runs, rows per layer and quarantine by reason."""
-    from cartflow.pipeline.run import open_state
+    from cartflow.runtime.backends import open_state
 
     state = open_state(_project(project))
     runs = state.runs(limit=5)
@@ -248,7 +248,7 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many runs to list.")] = 20,
 ) -> None:
     """List runs, or show one run's tasks with status, timings, rows, attempts and errors."""
-    from cartflow.pipeline.run import open_state
+    from cartflow.runtime.backends import open_state
 
     if run_id == "show":
         if not show_id:
@@ -292,7 +292,8 @@ def catalog(
 ) -> None:
     """Every table in every layer (schema, partitions, rows, location); --ddl for Athena/Trino."""
     from cartflow.lake.s3 import LakeAccessError
-    from cartflow.pipeline.run import open_lake, open_state
+    from cartflow.lake.storage import open_lake
+    from cartflow.runtime.backends import open_state
     from cartflow.publish.catalog import build_catalog, database_name
     from cartflow.publish.catalog import ddl as make_ddl
     from cartflow.publish.ddl import DIALECTS, DdlError
@@ -357,7 +358,7 @@ def serve(
     from rich.markup import escape
 
     from cartflow.api.server import serve as run_server
-    from cartflow.pipeline.pg_state import StateConfigError
+    from cartflow.runtime.pg_state import StateConfigError
     from cartflow.serving.store import StoreError
     from cartflow.stream.log import LogUnavailable
 
@@ -379,7 +380,7 @@ def consume(
     """
     from rich.markup import escape
 
-    from cartflow.pipeline.pg_state import StateConfigError
+    from cartflow.runtime.pg_state import StateConfigError
     from cartflow.serving.store import StoreError
     from cartflow.stream.log import LogUnavailable
     from cartflow.stream.service import SINKS, run_consumers
@@ -473,7 +474,7 @@ def scheduler(
 
     Missed runs (the scheduler was down) are skipped but the latest, unless catchup = true.
     """
-    from cartflow.pipeline.lock import LockHeld
+    from cartflow.runtime.lock import LockHeld
     from cartflow.pipeline.schedule import Scheduler, serve
 
     proj = _project(project)
@@ -606,7 +607,7 @@ def dlq_replay(
     from rich.markup import escape
 
     from cartflow.pipeline.dlq import DlqError
-    from cartflow.pipeline.lock import LockHeld
+    from cartflow.runtime.lock import LockHeld
 
     if not ids and not all_items and not reason:
         _fail("say what to replay: item ids, --reason PREFIX, or --all", 2)
@@ -674,7 +675,7 @@ def report(
     """Write the dashboard as one self-contained HTML file (offline, filterable, no server)."""
     from cartflow.dashboard.report import write_report
     from cartflow.lake.s3 import LakeAccessError
-    from cartflow.pipeline.run import open_lake
+    from cartflow.lake.storage import open_lake
 
     try:
         result = write_report(open_lake(_project(project)), out)

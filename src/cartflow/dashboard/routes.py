@@ -99,7 +99,7 @@ def mount_dashboard(app: FastAPI, storage_or_project: Any) -> Dashboard:
     """
     storage = storage_or_project
     if hasattr(storage_or_project, "config"):
-        from cartflow.pipeline.run import open_lake
+        from cartflow.lake.storage import open_lake
 
         storage = open_lake(storage_or_project)
     dashboard = Dashboard(storage)

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from cartflow.lake.bronze import (ORDER_LINE_ALIASES, ORDER_LINE_COLUMNS, BronzeError, BronzeResult,
                                   _arrow_encoding, bronze_key, bronze_schema, normalise_header)
 from cartflow.lake.entities import ENTITY_COLUMNS, REQUIRED_COLUMNS, entity_schema
+from cartflow.lake.records import dig, frankfurter_rows
 from cartflow.lake.storage import Storage
 
 CHUNK_ROWS = 50_000
@@ -193,8 +194,6 @@ def _json(path: Path, layout: Layout, columns: Columns, source: str, file: str) 
     if layout.frankfurter:
         records: Any = frankfurter_rows(document)
     else:
-        from cartflow.sources.http import dig
-
         records = dig(document, layout.records_path)
     if not isinstance(records, list):
         raise BronzeError(f"{source}: {file}: expected a list of records at {layout.records_path or 'the top level'}, "
@@ -310,25 +309,6 @@ def _as_text(array: pa.Array) -> pa.Array:
     if pa.types.is_boolean(t):
         return pc.if_else(array, "true", "false")
     return array.cast(pa.string())
-
-
-def frankfurter_rows(document: Any) -> list[dict[str, Any]]:
-    """A Frankfurter page as rows: `{base, date, rates: {CUR: r}}` or `{base, rates: {date: {CUR: r}}}`."""
-    if not isinstance(document, dict) or not isinstance(document.get("rates"), dict):
-        return [document] if document is not None else []
-    base, rates = document.get("base"), document["rates"]
-    rows: list[dict[str, Any]] = []
-    if "date" in document and not any(isinstance(v, dict) for v in rates.values()):
-        for currency, rate in rates.items():
-            rows.append({"base": base, "currency": currency, "rate": rate, "date": document["date"]})
-        return rows
-    for day, day_rates in rates.items():
-        if isinstance(day_rates, dict):
-            for currency, rate in day_rates.items():
-                rows.append({"base": base, "currency": currency, "rate": rate, "date": day})
-        else:
-            rows.append({"base": base, "currency": None, "rate": day_rates, "date": day})
-    return rows
 
 
 class _Lineage:

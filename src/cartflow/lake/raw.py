@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cartflow.lake.storage import Storage
-from cartflow.pipeline.state import Manifest, SqliteState, utcnow
+from cartflow.runtime.state import Manifest, SqliteState, utcnow
 
 HASH_CHARS = 32
 _CHUNK = 8 * 1024 * 1024

@@ -11,7 +11,10 @@ import shutil
 import uuid
 from pathlib import Path
 from contextlib import contextmanager
-from typing import ContextManager, Iterator, Protocol
+from typing import TYPE_CHECKING, ContextManager, Iterator, Protocol
+
+if TYPE_CHECKING:
+    from cartflow.config import Project
 
 
 class Storage(Protocol):
@@ -145,3 +148,12 @@ def open_storage(root: str, **options: str | None) -> Storage:
         raise ValueError(f"lake root {root!r}: unsupported scheme (allowed: a local path, file://, s3://)")
     return LocalStorage(root.removeprefix("file://"))
 
+
+
+def open_lake(project: "Project") -> Storage:
+    """The lake a project's `[lake]` section selects: a local directory or an S3 prefix."""
+    lake = project.config.lake
+    if project.lake_is_local:
+        return open_storage(project.lake_uri)
+    return open_storage(project.lake_uri, endpoint=lake.endpoint, region=lake.region,
+                        access_key_env=lake.access_key_env, secret_key_env=lake.secret_key_env)

@@ -38,11 +38,12 @@ def run_stage_task(project_dir: str | Path, stage: str, carried: dict[str, Any] 
     re-raises so the orchestrator marks its task failed too.
     """
     from cartflow.pipeline.alerts import notify_run
-    from cartflow.pipeline.lock import RunLock
-    from cartflow.pipeline.logs import run_context
-    from cartflow.pipeline.progress import QuietReporter
-    from cartflow.pipeline.run import (STAGES, RunContext, RunResult, _stats, _Timer, fail, open_lake,
-                                       open_state, settle_status)
+    from cartflow.runtime.lock import RunLock
+    from cartflow.runtime.logs import run_context
+    from cartflow.runtime.progress import QuietReporter
+    from cartflow.pipeline.run import STAGES, RunContext, RunResult, _stats, _Timer, fail, settle_status
+    from cartflow.lake.storage import open_lake
+    from cartflow.runtime.backends import open_state
 
     if stage not in TASKS:
         raise ValueError(f"unknown stage {stage!r}: allowed are {', '.join(TASKS)}")

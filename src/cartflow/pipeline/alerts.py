@@ -23,8 +23,8 @@ from typing import Any, Callable, Protocol
 import httpx
 
 from cartflow.config import AlertsSection, EmailAlerts, Project, WebhookAlerts
-from cartflow.pipeline.retry import RetryPolicy, call_with_retry
-from cartflow.pipeline.state import utcnow
+from cartflow.runtime.retry import RetryPolicy, call_with_retry
+from cartflow.runtime.state import utcnow
 
 log = logging.getLogger(__name__)
 

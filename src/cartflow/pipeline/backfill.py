@@ -28,9 +28,9 @@ import duckdb
 
 from cartflow.config import Project
 from cartflow.lake.storage import Storage
-from cartflow.pipeline.progress import Reporter
+from cartflow.runtime.progress import Reporter
 from cartflow.pipeline.standardize import (ENTITIES, ReconciliationError, transform_settings, write_pending)
-from cartflow.pipeline.state import SqliteState
+from cartflow.runtime.state import SqliteState
 from cartflow.transform.runner import TransformError, open_context, reconcile
 
 log = logging.getLogger(__name__)

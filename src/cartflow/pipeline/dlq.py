@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from cartflow.config import Project
-from cartflow.pipeline.state import utcnow
+from cartflow.runtime.state import utcnow
 
 
 class DlqError(Exception):
@@ -175,7 +175,7 @@ class QuarantineDlq:
 
     def _query(self, project: Project, where: str = "", params: list[Any] | None = None,
                limit: int | None = None) -> list[dict[str, Any]]:
-        from cartflow.pipeline.run import open_lake
+        from cartflow.lake.storage import open_lake
         from cartflow.publish.marts import published_tables
         from cartflow.serving.sql import connect
 
@@ -217,7 +217,7 @@ class QuarantineDlq:
         if len(rows) != 1:
             return None
         item = _with_status(project, self.name, [self._item(rows[0])])[0]
-        from cartflow.pipeline.run import open_state
+        from cartflow.runtime.backends import open_state
 
         state = open_state(project)
         try:

@@ -12,7 +12,7 @@ from typing import Any
 
 from cartflow.config import Project
 from cartflow.pipeline.dlq import DlqError, DlqItem, ReplayLog, ReplayResult, _with_status
-from cartflow.pipeline.state import utcnow
+from cartflow.runtime.state import utcnow
 
 
 # -- stream -------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ class StreamDlq:
     def _from_sink(self, project: Project, entries: list[Any]) -> tuple[list[Any], dict[str, str]]:
         if not entries:
             return [], {}
-        from cartflow.serving.store import line_from_event
+        from cartflow.stream.serving_sink import line_from_event
 
         cfg, lines, outcomes = project.config.stream, [], {}
         for e in entries:
@@ -160,7 +160,7 @@ class RejectedFilesDlq:
                 if isinstance(s, FilesSource) and getattr(s, "inbox", False)}
 
     def _items(self, project: Project) -> list[DlqItem]:
-        from cartflow.pipeline.run import open_lake
+        from cartflow.lake.storage import open_lake
 
         storage, items = open_lake(project), []
         for name in self._sources(project):
@@ -189,7 +189,7 @@ class RejectedFilesDlq:
         return _with_status(project, self.name, items[:limit])
 
     def show(self, project: Project, item_id: str) -> DlqItem | None:
-        from cartflow.pipeline.run import open_lake
+        from cartflow.lake.storage import open_lake
 
         matches = [i for i in self._items(project) if i.id == item_id] or \
             [i for i in self._items(project) if i.id.startswith(item_id)]
@@ -204,8 +204,8 @@ class RejectedFilesDlq:
     def replay(self, project: Project, ids: list[str] | None, *, reason: str | None = None,
                dry_run: bool = False) -> ReplayResult:
         """Move the files back into their inbox (after a fix); the next run takes them, once."""
-        from cartflow.pipeline.lock import RunLock
-        from cartflow.pipeline.run import open_lake
+        from cartflow.runtime.lock import RunLock
+        from cartflow.lake.storage import open_lake
 
         items = self._items(project)
         chosen = [i for i in items if (not ids or i.id in ids) and (not reason or i.reason.startswith(reason))]

@@ -23,7 +23,7 @@ from cartflow.config import FilesSource, HttpSource, PostgresSource, Project
 from cartflow.lake.bronze import bronze_schema
 from cartflow.lake.entities import NEW_ENTITIES, entity_schema
 from cartflow.lake.storage import Storage
-from cartflow.pipeline.state import Manifest
+from cartflow.runtime.state import Manifest
 from cartflow.transform.runner import BatchReconciliation, TransformSettings
 
 SETTINGS_KEY = "_pipeline/sources.parquet"

@@ -21,14 +21,15 @@ import duckdb
 
 from cartflow.config import Project
 from cartflow.lake.storage import Storage
-from cartflow.pipeline.lock import Holder, RunLock
-from cartflow.pipeline.logs import run_context
-from cartflow.pipeline.progress import QuietReporter, Reporter
+from cartflow.runtime.lock import Holder, RunLock
+from cartflow.runtime.logs import run_context
+from cartflow.runtime.progress import QuietReporter, Reporter
 from cartflow.pipeline.quality import Breach, check_quality, reconciliation_breach
-from cartflow.pipeline.retry import call_with_retry, policy_for_source
+from cartflow.runtime.retry import call_with_retry, policy_for_source
 from cartflow.pipeline.standardize import ReconciliationError, run_models, to_bronze
-from cartflow.pipeline.backends import open_lake, open_state  # noqa: F401 - re-exported
-from cartflow.pipeline.state import SqliteState, utcnow
+from cartflow.lake.storage import open_lake
+from cartflow.runtime.backends import open_state
+from cartflow.runtime.state import SqliteState, utcnow
 from cartflow.publish.marts import publish
 from cartflow.publish.serving import refresh_serving
 from cartflow.sources import extract

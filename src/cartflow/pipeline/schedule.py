@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from cartflow.config import Project, ScheduleJob
-from cartflow.pipeline.lock import LockHeld, RunLock
+from cartflow.runtime.lock import LockHeld, RunLock
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Scheduler:
 
     def __init__(self, project: Project, *, clock: Clock = utc_now, runner: Runner | None = None,
                  state: Any = None) -> None:
-        from cartflow.pipeline.run import open_state
+        from cartflow.runtime.backends import open_state
 
         self.project = project
         self.cfg = project.config.schedule

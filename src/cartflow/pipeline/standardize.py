@@ -18,8 +18,8 @@ from cartflow.config import FilesSource, HttpSource, PostgresSource, Project, St
 from cartflow.lake.bronze import BronzeError, csv_to_bronze
 from cartflow.lake.entities import NEW_ENTITIES
 from cartflow.lake.storage import Storage
-from cartflow.pipeline.progress import Reporter
-from cartflow.pipeline.state import Manifest, SqliteState
+from cartflow.runtime.progress import Reporter
+from cartflow.runtime.state import Manifest, SqliteState
 from cartflow.transform.runner import TransformSettings, reconcile, transform
 
 ENTITIES = ("order_lines", *NEW_ENTITIES)

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from cartflow.config import FilesSource, Project
 from cartflow.lake.storage import LocalStorage, Storage, open_storage
-from cartflow.pipeline.lock import LockHeld
+from cartflow.runtime.lock import LockHeld
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def inbox_for(project: Project, name: str, source: FilesSource) -> Inbox:
 
 def inboxes(project: Project) -> list[Inbox]:
     """Each enabled `files` source's `path`, and its landing inbox in the lake (`<lake>/landing/<source>/`)."""
-    from cartflow.pipeline.run import open_lake
+    from cartflow.lake.storage import open_lake
 
     found: list[Inbox] = []
     lake: Storage | None = None

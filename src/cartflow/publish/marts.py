@@ -16,7 +16,7 @@ from typing import Callable
 import duckdb
 
 from cartflow.lake.storage import Storage
-from cartflow.pipeline.state import utcnow
+from cartflow.runtime.state import utcnow
 
 PUBLISHED_SCHEMAS = ("gold",)
 #: silver tables users need to see too: what was rejected, and why

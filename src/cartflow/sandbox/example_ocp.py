@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cartflow.pipeline.progress import QuietReporter, Reporter
-from cartflow.pipeline.run import RunResult, open_lake, run_pipeline
+from cartflow.runtime.progress import QuietReporter, Reporter
+from cartflow.pipeline.run import RunResult, run_pipeline
+from cartflow.lake.storage import open_lake
 
 TOKEN_ENV = "OCP_PRODUCTS_API_TOKEN"
 PORT_BASE = 8721

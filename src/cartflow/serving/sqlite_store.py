@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
 
-from cartflow.pipeline.state import utcnow
+from cartflow.runtime.state import utcnow
 from cartflow.serving.documents import invoice_document
 from cartflow.serving.store import (
     CustomerPage,

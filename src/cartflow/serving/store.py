@@ -23,7 +23,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Protocol, Sequence
 
 from cartflow.config import Project
-from cartflow.stream.records import DEFAULT_DATE_FORMAT, parse_invoice_date
 
 UNKNOWN_CUSTOMER = "unknown"
 MILLI = Decimal("0.001")
@@ -142,30 +141,6 @@ def normalise_customer(text: str | None) -> str:
     if number == number.to_integral_value() and number > 0:
         return str(int(number))
     return text.strip()
-
-
-def line_from_event(value: bytes, *, currency: str, source: str,
-                    date_format: str = DEFAULT_DATE_FORMAT) -> ServingLine:
-    """A serving line from an event's canonical JSON; ValueError when it cannot be one."""
-    record = json.loads(value)
-    invoice_no = (record.get("InvoiceNo") or "").strip()
-    stock_code = (record.get("StockCode") or "").strip().upper()
-    ts = parse_invoice_date(record.get("InvoiceDate") or "", date_format)
-    if not invoice_no or not stock_code or ts is None:
-        raise ValueError("InvoiceNo, StockCode and a parseable InvoiceDate are required")
-    quantity = int(Decimal(str(record.get("Quantity")).strip()))
-    price = Decimal(str(record.get("UnitPrice")).strip())
-    line_type = line_type_of(invoice_no)
-    gross, returns, net = amounts(line_type, quantity, price)
-    description = record.get("Description")
-    return ServingLine(
-        line_id=record["event_id"], invoice_no=invoice_no, stock_code=stock_code,
-        description=description.strip() if description and description.strip() else None,
-        quantity=quantity, unit_price=price, invoice_ts=ts,
-        customer_id=normalise_customer(record.get("CustomerID")),
-        country=(record.get("Country") or "").strip() or None, line_type=line_type,
-        gross_amount=gross, return_amount=returns, net_amount=net, currency=currency, source=source,
-        event_id=record["event_id"])
 
 
 def summarise(items: list[ServingLine]) -> InvoiceSummary:

@@ -15,8 +15,8 @@ from typing import Any
 from cartflow.config import FilesSource, HttpSource, PostgresSource, Project
 from cartflow.lake.raw import land_file
 from cartflow.lake.storage import Storage
-from cartflow.pipeline.progress import Reporter
-from cartflow.pipeline.state import SqliteState
+from cartflow.runtime.progress import Reporter
+from cartflow.runtime.state import SqliteState
 from cartflow.sources.errors import SourceError
 from cartflow.sources.files import discover, inbox_keys, take_inbox
 

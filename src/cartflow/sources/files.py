@@ -23,7 +23,7 @@ from cartflow.config import FilesSource, Project
 from cartflow.lake.bronze import BronzeError, map_header
 from cartflow.lake.raw import land_file
 from cartflow.lake.storage import Storage
-from cartflow.pipeline.state import SqliteState
+from cartflow.runtime.state import SqliteState
 from cartflow.sources.errors import SourceError
 
 log = logging.getLogger(__name__)

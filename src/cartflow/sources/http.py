@@ -31,9 +31,10 @@ import httpx
 
 from cartflow.config import HttpSource
 from cartflow.lake.raw import land_bytes
+from cartflow.lake.records import dig, frankfurter_rows
 from cartflow.lake.storage import Storage
-from cartflow.pipeline.progress import Reporter
-from cartflow.pipeline.state import SqliteState
+from cartflow.runtime.progress import Reporter
+from cartflow.runtime.state import SqliteState
 from cartflow.sources.errors import SourceError
 from cartflow.sources.http_retry import FetchStats, RetryingGetter
 
@@ -176,23 +177,9 @@ def _json(name: str, response: httpx.Response) -> Any:
                           "check url in cartflow.toml", retryable=False) from None
 
 
-def dig(document: Any, path: str | None) -> Any:
-    """`a.b.c` inside nested objects; None when any step is missing."""
-    if not path:
-        return document
-    cur = document
-    for part in path.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
-
-
 def records_of(document: Any, source: Any, name: str, where: str) -> list[Any]:
     """The records of one page (or file): a list at `records_path`, or the rates of a Frankfurter page."""
     if getattr(source, "layout", "records") == "frankfurter":
-        from cartflow.lake.bronze_entities import frankfurter_rows
-
         return frankfurter_rows(document)
     found = dig(document, source.records_path)
     if isinstance(found, list):

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import httpx
 
-from cartflow.pipeline.retry import RetryPolicy
+from cartflow.runtime.retry import RetryPolicy
 from cartflow.sources.errors import SourceError
 
 log = logging.getLogger(__name__)

@@ -34,9 +34,9 @@ from psycopg import sql
 from cartflow.config import PostgresSource
 from cartflow.lake.raw import land_file
 from cartflow.lake.storage import Storage
-from cartflow.pipeline.progress import Reporter
-from cartflow.pipeline.retry import RetryPolicy
-from cartflow.pipeline.state import SqliteState
+from cartflow.runtime.progress import Reporter
+from cartflow.runtime.retry import RetryPolicy
+from cartflow.runtime.state import SqliteState
 from cartflow.sources.errors import SourceError
 
 log = logging.getLogger(__name__)

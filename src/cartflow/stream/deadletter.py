@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cartflow.config import Project
-from cartflow.pipeline.state import utcnow
+from cartflow.runtime.state import utcnow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dead_letters (

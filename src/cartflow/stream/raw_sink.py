@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cartflow.lake.raw import land_bytes
 from cartflow.lake.storage import Storage
-from cartflow.pipeline.state import SqliteState
+from cartflow.runtime.state import SqliteState
 from cartflow.stream.log import Event, EventLog, LogConsumer
 from cartflow.stream.metrics import RAW_FILES
 

@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from cartflow.pipeline.backends import open_lake, open_state
+from cartflow.lake.storage import open_lake
+from cartflow.runtime.backends import open_state
 from cartflow.config import Project
 from cartflow.serving.store import ServingStore, open_store
 from cartflow.stream.consumers import ConsumerRunner
@@ -24,8 +25,6 @@ from cartflow.stream.serving_sink import ServingSink
 SINKS = ("raw", "serving")
 STOP_TIMEOUT = 30.0
 
-open_lake_storage = open_lake  # the light openers: no transform engine import
-open_state_store = open_state
 
 
 @dataclass
@@ -44,8 +43,8 @@ class StreamServices:
     def start_sinks(self, which: tuple[str, ...] = SINKS) -> None:
         cfg = self.project.config.stream
         if "raw" in which:
-            state = open_state_store(self.project)
-            raw = RawSink(self.log, open_lake_storage(self.project), state,
+            state = open_state(self.project)
+            raw = RawSink(self.log, open_lake(self.project), state,
                           self.project.state_path.parent / "raw-sink.db", source=cfg.source, topic=cfg.topic,
                           flush_rows=cfg.raw_flush_rows, flush_seconds=cfg.raw_flush_seconds,
                           dedupe_seconds=cfg.retention_hours * 3600)

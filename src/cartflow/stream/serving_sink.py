@@ -8,13 +8,16 @@ the topic by something other than the API) goes to the dead letter, not into a l
 
 from __future__ import annotations
 
+import json
 import time
+from decimal import Decimal
 
-from cartflow.serving.store import ServingLine, ServingStore, line_from_event
+from cartflow.serving.store import (ServingLine, ServingStore, amounts, line_type_of, normalise_customer)
 from cartflow.stream.consumers import commit_offsets
 from cartflow.stream.deadletter import DeadLetterLog
 from cartflow.stream.log import Event, LogConsumer
 from cartflow.stream.metrics import DEAD_LETTERS, VISIBLE_SECONDS
+from cartflow.stream.records import DEFAULT_DATE_FORMAT, parse_invoice_date
 
 
 class ServingSink:
@@ -63,3 +66,27 @@ class ServingSink:
 
     def close(self, consumer: LogConsumer) -> None:
         pass
+
+
+def line_from_event(value: bytes, *, currency: str, source: str,
+                    date_format: str = DEFAULT_DATE_FORMAT) -> ServingLine:
+    """A serving line from an event's canonical JSON; ValueError when it cannot be one."""
+    record = json.loads(value)
+    invoice_no = (record.get("InvoiceNo") or "").strip()
+    stock_code = (record.get("StockCode") or "").strip().upper()
+    ts = parse_invoice_date(record.get("InvoiceDate") or "", date_format)
+    if not invoice_no or not stock_code or ts is None:
+        raise ValueError("InvoiceNo, StockCode and a parseable InvoiceDate are required")
+    quantity = int(Decimal(str(record.get("Quantity")).strip()))
+    price = Decimal(str(record.get("UnitPrice")).strip())
+    line_type = line_type_of(invoice_no)
+    gross, returns, net = amounts(line_type, quantity, price)
+    description = record.get("Description")
+    return ServingLine(
+        line_id=record["event_id"], invoice_no=invoice_no, stock_code=stock_code,
+        description=description.strip() if description and description.strip() else None,
+        quantity=quantity, unit_price=price, invoice_ts=ts,
+        customer_id=normalise_customer(record.get("CustomerID")),
+        country=(record.get("Country") or "").strip() or None, line_type=line_type,
+        gross_amount=gross, return_amount=returns, net_amount=net, currency=currency, source=source,
+        event_id=record["event_id"])

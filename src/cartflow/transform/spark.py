@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from cartflow.pipeline.state import utcnow
+from cartflow.runtime.state import utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from cartflow.pipeline.state import utcnow
+from cartflow.runtime.state import utcnow
 
 
 class LockHeld(Exception):

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from cartflow.pipeline.state import Manifest, utcnow
+from cartflow.runtime.state import Manifest, utcnow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifests (

@@ -1,0 +1,21 @@
+"""Open the state store a project's config selects.
+
+Kept light (no transform engine, no lake) so every process can open it cheaply: the API,
+the stream consumers and the light CLI commands. The lake is opened by
+`cartflow.lake.storage.open_lake`, one layer up.
+"""
+
+from __future__ import annotations
+
+from cartflow.config import Project
+from cartflow.runtime.state import SqliteState
+
+
+def open_state(project: Project) -> SqliteState:
+    """SQLite by default; PostgreSQL (`[state] backend = "postgres"`) when machines share a lake."""
+    state = project.config.state
+    if state.backend == "postgres":
+        from cartflow.runtime.pg_state import PostgresState
+
+        return PostgresState.from_env(state.dsn_env, state.schema_)  # type: ignore[return-value]
+    return SqliteState(project.state_path)
