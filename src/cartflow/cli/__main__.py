@@ -1,0 +1,5 @@
+"""`python -m cartflow.cli`."""
+
+from cartflow.cli import app
+
+app()

@@ -1,0 +1,114 @@
+"""The live stream: `serve` (the API), `consume` (the sinks), `send` (replay a CSV into the API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cartflow.cli._app import app
+from cartflow.cli._common import ProjectOpt, fail, load
+from cartflow.console import console, err_console, table
+
+
+@app.command()
+def serve(
+    project: ProjectOpt = Path("."),
+    host: Annotated[Optional[str], typer.Option(help="Address to bind (default: \\[api] host, 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default: \\[api] port, 8000).")] = None,
+    consumers: Annotated[bool, typer.Option("--consumers/--no-consumers",
+                                            help="Run the raw and serving sinks in this process too.")] = True,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Run the API: POST /v1/order-lines, purchase history, /v1/health, /metrics, docs at /docs.
+
+    Writes need the X-API-Key header. The key is in the env var that \\[api] api_key_env names
+    (CARTFLOW_API_KEY by default); several comma-separated keys allow rotation.
+    """
+    from rich.markup import escape
+
+    from cartflow.api.server import serve as run_server
+    from cartflow.runtime.pg_state import StateConfigError
+    from cartflow.serving.store import StoreError
+    from cartflow.stream.log import LogUnavailable
+
+    try:
+        run_server(load(project), host=host, port=port, consumers=consumers, workers=workers,
+                   access_log=access_log)
+    except (LogUnavailable, StoreError, StateConfigError) as exc:
+        fail(escape(str(exc)))
+
+
+@app.command()
+def consume(
+    project: ProjectOpt = Path("."),
+    only: Annotated[Optional[str], typer.Option(help="Run one sink only: raw or serving.")] = None,
+) -> None:
+    """Run the stream consumers alone: raw NDJSON files in the lake, and the serving store.
+
+    Offsets are committed only after each write is durable; Ctrl-C flushes and commits first.
+    """
+    from rich.markup import escape
+
+    from cartflow.runtime.pg_state import StateConfigError
+    from cartflow.serving.store import StoreError
+    from cartflow.stream.log import LogUnavailable
+    from cartflow.stream.service import SINKS, run_consumers
+
+    if only is not None and only not in SINKS:
+        fail(f"--only {only!r}: allowed values are {', '.join(SINKS)}")
+    try:
+        run_consumers(load(project), which=(only,) if only else SINKS, report=console.print)
+    except (LogUnavailable, StoreError, StateConfigError) as exc:
+        fail(escape(str(exc)))
+
+
+@app.command()
+def send(
+    file: Annotated[Path, typer.Argument(help="Online Retail CSV (the Kaggle export: latin-1).", exists=True,
+                                         dir_okay=False)],
+    url: Annotated[str, typer.Option(help="The API's base URL (or the full /v1/order-lines URL).")]
+    = "http://127.0.0.1:8000",
+    batch: Annotated[int, typer.Option(min=1, help="Order lines per request (at most \\[api] max_batch).")] = 500,
+    rate: Annotated[Optional[float], typer.Option(help="At most this many lines per second (default: no limit).")]
+    = None,
+    api_key: Annotated[Optional[str], typer.Option(envvar="CARTFLOW_API_KEY", show_envvar=True,
+                                                   help="Sent as X-API-Key.")] = None,
+    retries: Annotated[int, typer.Option(min=0, help="Retries per batch on 5xx, 429, timeouts, refused connections.")]
+    = 8,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer.")] = 30.0,
+    encoding: Annotated[str, typer.Option(help="The CSV's text encoding.")] = "latin-1",
+    limit: Annotated[Optional[int], typer.Option(help="Send only the first N rows.")] = None,
+) -> None:
+    """Replay a CSV into the API as the storefront did: rows as JSON, in batches, with retries.
+
+    A retried batch never doubles a line: event ids derive from each line's content.
+    """
+    from rich.markup import escape
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from cartflow.stream.send import SendAborted, send_file
+
+    with Progress(TextColumn("sending"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[rows]:,} lines"),
+                  TimeRemainingColumn(), console=err_console) as progress:
+        task = progress.add_task("send", total=file.stat().st_size, rows=0)
+        try:
+            summary = send_file(file, url, api_key, batch=batch, rate=rate, retries=retries, timeout=timeout,
+                                encoding=encoding, limit=limit,
+                                on_progress=lambda done, rows: progress.update(task, completed=done, rows=rows))
+        except (SendAborted, ValueError) as exc:
+            progress.stop()
+            fail(escape(str(exc)))
+    for line in summary.errors[:20]:
+        err_console.print(f"[red]failed:[/] {escape(line)}")
+    console.print(table(f"Sent {file.name} to {url}", ["", ""], [
+        ("lines read", f"{summary.rows:,}"), ("requests", f"{summary.batches:,} (batches of {batch})"),
+        ("accepted", f"{summary.accepted:,}"), ("rejected (dead letter)", f"{summary.rejected:,}"),
+        ("failed (not acknowledged)", f"{summary.failed_rows:,}"), ("retries", f"{summary.retries:,}"),
+        ("seconds", f"{summary.seconds:.1f}"), ("accepted lines/s", f"{summary.rate:,.0f}")]))
+    if summary.rejected:
+        console.print("rejected lines are in the dead letter: `cartflow dlq list stream` shows them with their reasons")
+    if summary.failed_rows:
+        raise typer.Exit(1)
