@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cartflow.entities import DEFAULT_EARLIEST, DEFAULT_FUTURE_DAYS, ENTITY_NAMES, DateWindow
 
 CONFIG_FILE = "cartflow.toml"
 ENV_PREFIX = "CARTFLOW__"
@@ -71,8 +74,8 @@ class CsvOptions(_Strict):
     decimal: Literal[".", ","] = "."
 
 
-Entity = Literal["order_lines", "customers", "products", "transactions", "sales", "exchange_rates"]
-"""What a source delivers; each entity has its own bronze columns and silver models."""
+Entity = Literal[ENTITY_NAMES]  # type: ignore[valid-type]
+"""What a source delivers: one of the entity contracts in `cartflow.entities`."""
 
 _CURRENCY = r"^[A-Z]{3}$"
 _IDENT = r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$"
@@ -231,6 +234,18 @@ def _dsn_has_password(dsn: str) -> bool:
 
 
 SourceConfig = Annotated[Union[FilesSource, HttpSource, PostgresSource], Field(discriminator="kind")]
+
+
+class ContractSection(_Strict):
+    """The value contract's configurable bounds, applied at every door (API, files, stream, silver)."""
+
+    earliest_date: date = DEFAULT_EARLIEST
+    """Event times (invoice, transaction, rate dates) before this day are out of range."""
+    future_days: float = Field(default=DEFAULT_FUTURE_DAYS, ge=0, le=3650)
+    """...and so are those more than this many days after now (clock skew, time zones)."""
+
+    def window(self, now: datetime | None = None) -> DateWindow:
+        return DateWindow.from_config(self.earliest_date, self.future_days, now)
 
 
 class CurrencySection(_Strict):
@@ -405,6 +420,7 @@ class ProjectConfig(_Strict):
     warehouse: WarehouseSection = Field(default_factory=WarehouseSection)
     state: StateSection = Field(default_factory=StateSection)
     currency: CurrencySection = Field(default_factory=CurrencySection)
+    contract: ContractSection = Field(default_factory=ContractSection)
     stream: StreamSection = Field(default_factory=StreamSection)
     serving: ServingSection = Field(default_factory=ServingSection)
     api: ApiSection = Field(default_factory=ApiSection)

@@ -19,22 +19,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from cartflow.config import CsvOptions
+from cartflow.entities import ORDER_LINES
 from cartflow.lake.storage import Storage
 
-ORDER_LINE_COLUMNS = ("invoice_no", "stock_code", "description", "quantity",
-                      "invoice_date", "unit_price", "customer_id", "country")
+ORDER_LINE_COLUMNS = ORDER_LINES.column_names
 
-#: Header spellings per canonical column: Online Retail (Kaggle) and Online Retail II.
-ORDER_LINE_ALIASES: dict[str, tuple[str, ...]] = {
-    "invoice_no": ("invoiceno", "invoice"),
-    "stock_code": ("stockcode",),
-    "description": ("description",),
-    "quantity": ("quantity",),
-    "invoice_date": ("invoicedate",),
-    "unit_price": ("unitprice", "price"),
-    "customer_id": ("customerid",),
-    "country": ("country",),
-}
+#: Header spellings per canonical column (Online Retail and Online Retail II), from the contract.
+ORDER_LINE_ALIASES: dict[str, tuple[str, ...]] = {c.name: c.spellings() for c in ORDER_LINES.columns}
 
 #: Bronze columns beyond the source's own: the stream's event id (NULL for file drops).
 OPTIONAL_COLUMNS = ("event_id",)

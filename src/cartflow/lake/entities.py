@@ -11,61 +11,16 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-#: canonical column -> accepted (normalised) source names, in order of preference
+from cartflow.entities import ENTITIES
+
+#: canonical column -> accepted (normalised) source names, from the entity contracts
 ENTITY_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
-    "customers": {
-        "customer_id": ("customerid", "customer", "id"),
-        "customer_name": ("customername", "name", "fullname"),
-        "email": ("email", "emailaddress"),
-        "age": ("age",),
-        "gender": ("gender", "sex"),
-        "location": ("location", "city", "state", "region"),
-        "country": ("country",),
-        "date_joined": ("datejoined", "joined", "signupdate", "createdat"),
-        "updated_at": ("updatedat", "lastmodified", "modifiedat"),
-    },
-    "products": {
-        "product_id": ("productid", "product", "id", "sku"),
-        "product_name": ("productname", "name", "title"),
-        "category": ("category",),
-        "price": ("price", "listprice", "unitprice"),
-        "stock_available": ("stockavailable", "stock", "quantityonhand"),
-        "currency": ("currency", "currencycode"),
-        "updated_at": ("updatedat", "lastmodified", "modifiedat"),
-    },
-    "transactions": {
-        "transaction_id": ("transactionid", "orderid", "id"),
-        "customer_id": ("customerid",),
-        "product_id": ("productid",),
-        "quantity": ("quantity", "qty"),
-        "transaction_date": ("transactiondate", "orderdate", "date"),
-        "total_amount": ("totalamount", "amount", "total"),
-        "currency": ("currency", "currencycode"),
-        "updated_at": ("updatedat", "lastmodified", "modifiedat"),
-    },
-    "sales": {
-        "transaction_id": ("transactionid", "saleid", "id"),
-        "product_id": ("productid",),
-        "quantity": ("quantity", "qty"),
-        "price": ("price", "unitprice"),
-        "transaction_date": ("transactiondate", "saledate", "date"),
-        "currency": ("currency", "currencycode"),
-    },
-    "exchange_rates": {
-        "base_currency": ("basecurrency", "base", "basecode"),
-        "currency_code": ("currencycode", "currency", "quote", "code"),
-        "exchange_rate": ("exchangerate", "rate"),
-        "rate_date": ("date", "ratedate"),
-    },
+    e.name: {c.name: c.spellings() for c in e.columns} for e in ENTITIES.values() if e.name != "order_lines"
 }
 
 #: a file or page without one of these cannot be standardized at all
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "customers": ("customer_id",),
-    "products": ("product_id",),
-    "transactions": ("transaction_id",),
-    "sales": ("transaction_id",),
-    "exchange_rates": ("currency_code", "exchange_rate"),
+    name: ENTITIES[name].required_columns for name in ENTITY_COLUMNS
 }
 
 #: every entity bronze file ends with these; `_source` is the source's name in cartflow.toml
