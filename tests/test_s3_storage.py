@@ -10,7 +10,8 @@ import pytest
 
 from cartflow.lake.s3 import LakeAccessError, S3Storage, load_httpfs
 from cartflow.lake.storage import open_storage
-from cartflow.publish.marts import publish, published_tables
+from cartflow.lake.marts import published_tables
+from cartflow.publish.marts import publish
 from conftest_s3 import KEY_ENV, SECRET_ENV
 
 

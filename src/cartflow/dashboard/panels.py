@@ -27,7 +27,7 @@ from cartflow.dashboard._sql import plain
 from cartflow.dashboard.cube import build_cube
 from cartflow.dashboard.filters import Filter
 from cartflow.lake.storage import Storage
-from cartflow.publish.marts import published_tables
+from cartflow.lake.marts import published_tables
 from cartflow.serving.sql import connect
 
 Query = Callable[[duckdb.DuckDBPyConnection, Filter], dict[str, Any]]

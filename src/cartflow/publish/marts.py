@@ -15,6 +15,7 @@ from typing import Callable
 
 import duckdb
 
+from cartflow.lake.marts import table_key
 from cartflow.lake.storage import Storage
 from cartflow.runtime.state import utcnow
 
@@ -29,10 +30,6 @@ class PublishedTable:
     name: str
     key: str
     rows: int
-
-
-def table_key(name: str) -> str:
-    return f"marts/{name}/data.parquet"
 
 
 def publishable_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -69,13 +66,3 @@ def publish(warehouse: Path, storage: Storage, progress: Callable[[str], None] |
                "tables": {t.name: {"key": t.key, "rows": t.rows} for t in published}}
     storage.write_bytes("marts/_catalog.json", json.dumps(catalog, indent=2).encode())
     return published
-
-
-def published_tables(storage: Storage) -> dict[str, str]:
-    """Table name → URI of its Parquet, from what is in the lake now."""
-    tables: dict[str, str] = {}
-    for key in storage.list("marts"):
-        parts = key.split("/")
-        if len(parts) == 3 and parts[2].endswith(".parquet"):
-            tables[parts[1]] = storage.uri(key)
-    return tables

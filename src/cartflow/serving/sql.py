@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from cartflow.lake.storage import Storage
-from cartflow.publish.marts import published_tables
+from cartflow.lake.marts import published_tables
 
 
 class QueryError(Exception):

@@ -186,7 +186,8 @@ def publish_spark(s: SparkSettings, storage: "Storage", mirror: Path | None = No
     readers written against the DuckDB warehouse (serving refresh, quality checks) work
     unchanged on a Spark project, reading only what was published.
     """
-    from cartflow.publish.marts import PUBLISHED_EXTRA, PublishedTable, table_key
+    from cartflow.lake.marts import table_key
+    from cartflow.publish.marts import PUBLISHED_EXTRA, PublishedTable
 
     spark = session(s)
     names = warehouse_tables(s, ("gold",)) + [t for t in PUBLISHED_EXTRA if _exists(spark, t)]
