@@ -19,6 +19,7 @@ from cartflow.lake.bronze import bronze_schema
 from cartflow.lake.bronze_json import ndjson_to_bronze
 from cartflow.lake.storage import LocalStorage
 from cartflow.runtime.state import SqliteState
+from cartflow.stream.deadletter import open_dead_letters
 from cartflow.stream.raw_sink import RawSink
 from cartflow.stream.records import parse_records, split_body
 from cartflow.stream.sqlite_log import SqliteLog
@@ -47,7 +48,8 @@ def parts(project: Project, request: pytest.FixtureRequest):
 def make_sink(parts, project: Project, rows: int = 10_000, seconds: float = 60.0) -> RawSink:
     log, storage, state = parts
     return RawSink(log, storage, state, project.root / ".cartflow" / "raw-sink.db", source="storefront",
-                   topic="cartflow.order-lines", flush_rows=rows, flush_seconds=seconds, dedupe_seconds=3600)
+                   topic="cartflow.order-lines", flush_rows=rows, flush_seconds=seconds, dedupe_seconds=3600,
+                   dead_letters=open_dead_letters(project))
 
 
 def append(log: SqliteLog, records: list[dict]) -> list[str]:
@@ -117,6 +119,38 @@ def test_a_retried_post_lands_once(parts, project: Project) -> None:
     consumer.close()
 
 
+def test_events_no_file_can_hold_are_dead_lettered_and_the_rest_lands(parts, project: Project) -> None:
+    """Not UTF-8, a line break inside, empty, an event id reused with other content: dead letter, not a stall."""
+    from cartflow.stream.log import OutgoingEvent
+
+    log, storage, state = parts
+    ids = append(log, order_lines(6))
+    first = json.dumps({"event_id": "dup-1", **order_lines(1, seed=8)[0]}).encode()
+    other = json.dumps({"event_id": "dup-1", **order_lines(1, seed=9)[0]}).encode()
+    bad = [OutgoingEvent(b"k1", b'{"event_id": "x1", "Description": "\xff\xfe"}', "x1"),
+           OutgoingEvent(b"k2", b'{"event_id": "x2",\n "InvoiceNo": "1"}', "x2"),
+           OutgoingEvent(b"k3", b"  \n", "x3"),
+           OutgoingEvent(b"k4", first, "dup-1"), OutgoingEvent(b"k4", first, "dup-1"),
+           OutgoingEvent(b"k4", other, "dup-1")]
+    log.append(bad)
+    ids += append(log, order_lines(12)[6:])
+    sink = make_sink(parts, project, rows=4)
+    consumer = subscribe(sink, log)
+    pump(sink, consumer, 0.5)
+    sink.close(consumer)
+    _, counted = landed(state, storage)
+    assert counted == Counter({**{i: 1 for i in ids}, "dup-1": 1})
+    dup = [line for m in state.manifests() for line in storage.read_bytes(m.raw_key).splitlines() if b"dup-1" in line]
+    assert dup == [first]  # the first content keeps the id
+    letters = {d.record: d for d in open_dead_letters(project).list(limit=100)}
+    assert {d.origin for d in letters.values()} == {"raw-sink"}
+    assert sorted(d.reason for d in letters.values()) == ["event_id_conflict"] + ["unwritable_event"] * 3
+    assert letters[other.decode()].reason == "event_id_conflict"
+    assert "not UTF-8" in letters['{"event_id": "x1", "Description": "\\xff\\xfe"}'].errors[0]["message"]
+    assert sum(consumer.lag().values()) == 0  # the offsets moved past every event
+    consumer.close()
+
+
 @pytest.mark.parametrize("parts", ["sqlite", "postgres"], indirect=True)
 @pytest.mark.parametrize("crash_in", ["land", "commit"])
 def test_a_crash_mid_flush_is_replayed_to_the_same_file(parts, project: Project, monkeypatch,
@@ -172,6 +206,21 @@ def test_ndjson_batches_become_bronze_with_the_csv_schema_plus_event_id(tmp_path
     assert rows[1]["customer_id"] is None and rows[1]["description"] == "CAFÉ £ MUG"
     assert rows[2]["_error"].startswith("malformed record") and rows[2]["invoice_no"] is None
     assert [r["_source_row"] for r in rows] == [1, 2, 3]
+
+
+def test_hostile_ndjson_lines_become_malformed_bronze_rows_not_a_failed_batch(tmp_path: Path) -> None:
+    """Lines a producer other than the API could write: each is kept as a malformed row, the good one converts."""
+    storage = LocalStorage(tmp_path / "lake")
+    good = parse_records(split_body(json.dumps(order_lines(1)).encode(), "")).events[0].value
+    hostile = [b"[" * 50_000 + b"]" * 50_000, b'{"Quantity": ' + b"9" * 5_000 + b"}",
+               b'{"InvoiceNo": "1", "Description": "\\ud800"}']
+    storage.write_bytes("raw/s/order_lines/h.ndjson", b"\n".join([good, *hostile]) + b"\n")
+    result = ndjson_to_bronze(storage, "raw/s/order_lines/h.ndjson", source="storefront", entity="order_lines",
+                              batch_id="h1", source_file="h.ndjson", ingested_at=datetime(2024, 1, 1),
+                              date_format="%-m/%-d/%Y %-H:%M")
+    assert result.rows == 4 and result.malformed_rows == 3
+    rows = pq.read_table(storage.uri(result.key)).to_pylist()
+    assert rows[0]["_error"] is None and all(r["_error"].startswith("malformed record") for r in rows[1:])
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ single format, so ISO dates are rendered in `[stream] invoice_date_format` here.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +37,7 @@ from cartflow.stream.records import parse_invoice_date, strptime_format
 
 SCHEMA = bronze_schema()  # identical to CSV bronze: one glob reads both
 TEXT_COLUMNS = (*ORDER_LINE_COLUMNS, *OPTIONAL_COLUMNS)  # OPTIONAL_COLUMNS = ("event_id",)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CANONICAL = {alias: canonical for canonical, aliases in ORDER_LINE_ALIASES.items() for alias in aliases}
 
 
@@ -80,6 +82,8 @@ def _row(line: str, date_format: str) -> tuple[dict[str, str | None], str | None
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         return {}, f"malformed record: not valid JSON ({exc.msg} at column {exc.colno}): {line[:200]!r}"
+    except (RecursionError, ValueError) as exc:  # nested too deep, an integer past Python's digit limit
+        return {}, f"malformed record: unreadable JSON ({type(exc).__name__}): {line[:200]!r}"
     if not isinstance(record, dict):
         return {}, f"malformed record: not a JSON object: {line[:200]!r}"
     values: dict[str, str | None] = {}
@@ -87,6 +91,8 @@ def _row(line: str, date_format: str) -> tuple[dict[str, str | None], str | None
         canonical = "event_id" if name == "event_id" else _CANONICAL.get(normalise_header(name))
         if canonical:
             values[canonical] = None if value is None else str(value)
+    if any(v and _SURROGATE.search(v) for v in values.values()):
+        return {}, f"malformed record: a value holds an unpaired UTF-16 surrogate escape: {line[:200]!r}"
     if values.get("invoice_date"):
         values["invoice_date"] = _render_date(values["invoice_date"], date_format)
     return values, None

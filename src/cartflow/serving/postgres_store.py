@@ -21,6 +21,7 @@ from cartflow.serving.store import (
     CustomerTotals,
     Invoice,
     InvoiceSummary,
+    RejectedLines,
     ServingLine,
     StoreError,
     decode_cursor,
@@ -68,7 +69,16 @@ CREATE TABLE IF NOT EXISTS {schema}.invoices (
     PRIMARY KEY (customer_id, invoice_no)
 );
 CREATE INDEX IF NOT EXISTS invoices_newest ON {schema}.invoices (customer_id, invoice_ts DESC, invoice_no DESC);
+CREATE TABLE IF NOT EXISTS {schema}.event_ids (
+    event_id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    claimed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
 """
+
+REJECTED_CLASSES = ("22", "23", "54")
+"""SQLSTATE classes that blame the values (data exception, integrity, program limit such as an index row
+too large); every other failure (connection, shutdown, locks, a missing table) is the store's: retry."""
 
 _COLUMNS = ["line_id", "invoice_no", "stock_code", "description", "quantity", "unit_price", "invoice_ts",
             "customer_id", "country", "line_type", "gross_amount", "return_amount", "net_amount", "currency",
@@ -133,7 +143,7 @@ class PostgresStore:
                  ln.net_amount, ln.currency, ln.source, ln.event_id) for ln in lines]
         invoices = sorted({ln.invoice_no for ln in lines})
         updates = ", ".join(f"{c}=excluded.{c}" for c in _COLUMNS[1:])
-        with self._conn() as conn:
+        with self._writing() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             with conn.cursor() as cur:
                 cur.executemany(self._q(
@@ -146,6 +156,32 @@ class PostgresStore:
                 "SUM(net_amount) FROM {s}.order_lines WHERE invoice_no = ANY(%s) GROUP BY customer_id, invoice_no"),
                 (invoices,))
         return len(rows)
+
+    def claim_events(self, claims: Sequence[tuple[str, str]]) -> dict[str, str]:
+        if not claims:
+            return {}
+        with self._writing() as conn:
+            with conn.cursor() as cur:
+                cur.executemany(self._q("INSERT INTO {s}.event_ids (event_id, content_hash) VALUES (%s, %s) "
+                                        "ON CONFLICT (event_id) DO NOTHING"), list(claims))
+            rows = conn.execute(self._q("SELECT event_id, content_hash FROM {s}.event_ids WHERE event_id = ANY(%s)"),
+                                (sorted({i for i, _ in claims}),)).fetchall()
+        return dict(rows)
+
+    @contextmanager
+    def _writing(self) -> Iterator[psycopg.Connection]:
+        """`_conn`, with failures sorted: the values' (`RejectedLines`) or the store's (`StoreError`)."""
+        try:
+            with self._conn() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            state = exc.sqlstate or ""
+            if state[:2] in REJECTED_CLASSES or (not state and isinstance(exc, psycopg.DataError)):
+                raise RejectedLines(f"serving store (PostgreSQL): {exc}") from exc
+            raise StoreError(f"serving store (PostgreSQL): {exc}: retrying; check that the server is up and "
+                             "the schema intact") from exc
+        except (OverflowError, ValueError, TypeError) as exc:  # a Python value psycopg cannot adapt
+            raise RejectedLines(f"serving store (PostgreSQL): {type(exc).__name__}: {exc}") from exc
 
     def invoice(self, invoice_no: str) -> Invoice | None:
         with self._conn() as conn:

@@ -13,7 +13,7 @@ import threading
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from cartflow.runtime.state import utcnow
 from cartflow.serving.documents import invoice_document
@@ -22,6 +22,7 @@ from cartflow.serving.store import (
     CustomerTotals,
     Invoice,
     InvoiceSummary,
+    RejectedLines,
     ServingLine,
     StoreError,
     decode_cursor,
@@ -65,7 +66,19 @@ CREATE TABLE IF NOT EXISTS invoices (
     PRIMARY KEY (customer_id, invoice_no)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS invoices_newest ON invoices (customer_id, invoice_ts DESC, invoice_no DESC);
+CREATE TABLE IF NOT EXISTS event_ids (
+    event_id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    claimed_at TEXT NOT NULL
+) WITHOUT ROWID;
 """
+
+TRANSIENT_CODES = frozenset({
+    sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_PERM,
+    sqlite3.SQLITE_AUTH})
+"""Primary result codes that say the file cannot be used now, whatever the values: retry, never dead-letter."""
 
 BULK_CACHE_KIB = -262_144
 """Page cache while upserting a staged batch (negative = KiB): 256 MiB keeps the indexes in memory."""
@@ -128,24 +141,58 @@ class SqliteStore:
         if not lines:
             return 0
         now = utcnow()
-        rows = [(ln.line_id, ln.invoice_no, ln.stock_code, ln.description, ln.quantity, str(ln.unit_price),
-                 _ts(ln.invoice_ts), ln.customer_id, ln.country, ln.line_type, _milli(ln.gross_amount),
-                 _milli(ln.return_amount), _milli(ln.net_amount), ln.currency, ln.source, ln.event_id, now)
-                for ln in lines]
-        invoices = json.dumps(sorted({ln.invoice_no for ln in lines}))
-        db = self._db()
+        try:
+            rows = [(ln.line_id, ln.invoice_no, ln.stock_code, ln.description, ln.quantity, str(ln.unit_price),
+                     _ts(ln.invoice_ts), ln.customer_id, ln.country, ln.line_type, _milli(ln.gross_amount),
+                     _milli(ln.return_amount), _milli(ln.net_amount), ln.currency, ln.source, ln.event_id, now)
+                    for ln in lines]
+            invoices = json.dumps(sorted({ln.invoice_no for ln in lines}))
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            raise RejectedLines(f"serving store {self.path.name}: {type(exc).__name__}: {exc}") from exc
         with self._write_lock:
+            self._write(lambda db: (
+                db.executemany(_UPSERT_LINE, rows),
+                db.execute("DELETE FROM invoices WHERE invoice_no IN (SELECT value FROM json_each(?))", (invoices,)),
+                db.execute(_SUMMARISE + " WHERE invoice_no IN (SELECT value FROM json_each(?)) "
+                           "GROUP BY customer_id, invoice_no", (invoices,))))
+        return len(rows)
+
+    def _write(self, statements: Callable[[sqlite3.Connection], object]) -> None:
+        """Run `statements` in one write transaction; say whether a failure is the values' or the file's."""
+        db = self._db()
+        try:
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany(_UPSERT_LINE, rows)
-                db.execute("DELETE FROM invoices WHERE invoice_no IN (SELECT value FROM json_each(?))", (invoices,))
-                db.execute(_SUMMARISE + " WHERE invoice_no IN (SELECT value FROM json_each(?)) "
-                           "GROUP BY customer_id, invoice_no", (invoices,))
+                statements(db)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
-        return len(rows)
+        except sqlite3.Error as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code is None or code & 0xFF in TRANSIENT_CODES:
+                raise StoreError(f"serving store {self.path}: {exc}: retrying; check the disk and that no "
+                                 "other process holds the file") from exc
+            raise RejectedLines(f"serving store {self.path.name}: {exc}") from exc
+        except (OverflowError, ValueError, TypeError) as exc:  # a Python value SQLite cannot bind
+            raise RejectedLines(f"serving store {self.path.name}: {type(exc).__name__}: {exc}") from exc
+
+    def claim_events(self, claims: Sequence[tuple[str, str]]) -> dict[str, str]:
+        if not claims:
+            return {}
+        ids = json.dumps(sorted({event_id for event_id, _ in claims}))
+        now = utcnow()
+        held: dict[str, str] = {}
+
+        def claim(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT OR IGNORE INTO event_ids VALUES (?, ?, ?)", [(i, h, now) for i, h in claims])
+            held.update(db.execute("SELECT event_id, content_hash FROM event_ids "
+                                   "WHERE event_id IN (SELECT value FROM json_each(?))", (ids,)).fetchall())
+
+        with self._write_lock:
+            self._write(claim)
+        return held
 
     def upsert_staged(self, stage: Path) -> int:
         """The batch refresh's fast path: upsert every row of a staging SQLite file in SQL.

@@ -32,6 +32,15 @@ class StoreError(Exception):
     """The serving store cannot be reached or used; the message says how to fix it."""
 
 
+class RejectedLines(ValueError):
+    """The store refused the values of the lines it was given (a number beyond its column type, a NUL in
+    text, an invoice total that overflows): writing the same lines again fails the same way.
+
+    The serving sink isolates the line that causes it and dead-letters that line alone;
+    `StoreError` (unreachable, locked, disk full) is the other kind: retry later.
+    """
+
+
 class CursorError(ValueError):
     """A pagination cursor that this store did not hand out."""
 
@@ -101,7 +110,18 @@ class ServingStore(Protocol):
     backend: str
 
     def upsert(self, lines: Sequence[ServingLine]) -> int:
-        """Insert or replace lines by line_id and refresh their invoices' totals, atomically."""
+        """Insert or replace lines by line_id and refresh their invoices' totals, atomically.
+
+        Raises `RejectedLines` when the values cannot be stored (nothing is written) and
+        `StoreError` when the store cannot be used right now.
+        """
+
+    def claim_events(self, claims: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """Bind each (event id, content hash) not seen before; return the hash every id is bound to.
+
+        The first content sent under an event id keeps it for good: the API and the serving
+        sink compare the returned hash with their own to tell a retry from a conflict.
+        """
 
     def invoice(self, invoice_no: str) -> Invoice | None: ...
 

@@ -3,7 +3,14 @@
 A sink writes idempotently and commits only after its write is durable, so the simple
 recovery is always correct: drop what is in memory, reopen the consumer, and read
 again from the last committed offset. Failures back off exponentially (up to 30 s) and
-are counted in `cartflow_consumer_errors_total`.
+are counted in `cartflow_consumer_errors_total`. What a sink cannot write because of
+the event itself it dead-letters (see the sinks): only the store or the log being
+unusable makes the loop retry.
+
+Lag (`cartflow_consumer_lag_events`) is measured by `LagReporter`, a thread of its own
+that reads the group's committed offsets and the log's heads from the log, not from the
+consumer loop: a sink that is failing, backing off or blocked in a write shows its
+lag growing instead of the last value it reported.
 """
 
 from __future__ import annotations
@@ -103,24 +110,49 @@ class ConsumerRunner(threading.Thread):
                                lambda ps: self.sink.revoked(consumer, ps))
 
     def _loop(self, consumer: LogConsumer) -> None:
-        next_lag = 0.0
         while not self.stop.is_set():
             events = consumer.poll(self.sink.max_records, self.sink.poll_timeout)
+            # after the poll: the partitions this member owns, kept through a failure for the lag reporter
+            self.status.partitions = consumer.assignment()
             if events:
                 self.sink.handle(consumer, events)
                 self.status.processed += len(events)
                 CONSUMED.labels(self.sink.name).inc(len(events))
             self.sink.tick(consumer)
-            if time.monotonic() >= next_lag:
-                next_lag = time.monotonic() + LAG_EVERY
-                self._report(consumer)
 
-    def _report(self, consumer: LogConsumer) -> None:
-        self.status.partitions = consumer.assignment()
-        lag = consumer.lag()
-        for p, n in lag.items():
-            CONSUMER_LAG.labels(self.sink.name, str(p)).set(n)
-        self.status.lag = sum(lag.values()) if lag else (0 if self.status.partitions else None)
+
+class LagReporter(threading.Thread):
+    """Every `LAG_EVERY` seconds, each runner's lag from the log itself (heads minus committed offsets).
+
+    It reports the partitions a runner owns or owned when it last polled, so a standby
+    member reports nothing while a failing or blocked one keeps reporting its growing lag.
+    """
+
+    def __init__(self, log_: EventLog, runners: list[ConsumerRunner], stop: threading.Event,
+                 every: float = LAG_EVERY) -> None:
+        super().__init__(name="cartflow-lag", daemon=True)
+        self.log, self.runners, self.stop, self.every = log_, runners, stop, every
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.report()
+            self.stop.wait(self.every)
+
+    def report(self) -> None:
+        for r in self.runners:
+            partitions = list(r.status.partitions)
+            if not partitions:
+                r.status.lag = None
+                continue
+            try:
+                lag = self.log.group_lag(r.group, partitions)
+            except Exception as exc:  # noqa: BLE001 — an unreachable log leaves the lag unknown, not the thread dead
+                log.debug("lag of %s unknown: %s", r.sink.name, exc)
+                r.status.lag = None
+                continue
+            for p, n in lag.items():
+                CONSUMER_LAG.labels(r.sink.name, str(p)).set(n)
+            r.status.lag = sum(lag.values())
 
 
 def commit_offsets(events: list[Event]) -> dict[int, int]:

@@ -44,6 +44,7 @@ class KafkaLog:
             "message.timeout.ms": int(APPEND_TIMEOUT * 1000),
         })
         self._lock = threading.Lock()
+        self._lag_readers: dict[str, Consumer] = {}
 
     def describe(self) -> str:
         return f"kafka:{self.bootstrap_servers}/{self.topic}"
@@ -109,6 +110,19 @@ class KafkaLog:
             reader.close()
         return out
 
+    def group_lag(self, group: str, partitions: list[int]) -> dict[int, int]:
+        """Committed offsets of `group` and fresh high watermarks, through a reader that never joins the group."""
+        reader = self._lag_readers.get(group)
+        if reader is None:
+            reader = self._lag_readers[group] = Consumer({**self._base, **_CONSUMER_DEFAULTS, "group.id": group})
+        tps = [TopicPartition(self.topic, p) for p in partitions]
+        committed = {tp.partition: tp.offset for tp in reader.committed(tps, timeout=5) if tp.offset >= 0}
+        lag = {}
+        for tp in tps:
+            _, high = reader.get_watermark_offsets(tp, timeout=5, cached=False)
+            lag[tp.partition] = max(0, high - committed.get(tp.partition, 0))
+        return lag
+
     def ping(self) -> None:
         try:
             AdminClient(self._base).list_topics(topic=self.topic, timeout=5)
@@ -117,6 +131,9 @@ class KafkaLog:
 
     def close(self) -> None:
         self._producer.flush(5)
+        for reader in self._lag_readers.values():
+            reader.close()
+        self._lag_readers.clear()
 
 
 class KafkaConsumer:
@@ -187,7 +204,8 @@ class KafkaConsumer:
 
 def _event(m: Any) -> Event:
     headers = dict(m.headers() or [])
-    event_id = headers.get("event_id", b"").decode() if headers.get("event_id") else ""
+    # a producer other than the API may send any bytes: never let a header stop the consumer
+    event_id = headers.get("event_id", b"").decode("utf-8", "backslashreplace") if headers.get("event_id") else ""
     return Event(partition=m.partition(), offset=m.offset(), key=m.key() or b"", value=m.value() or b"",
                  event_id=event_id, timestamp=m.timestamp()[1] / 1000.0)
 

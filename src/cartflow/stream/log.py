@@ -73,6 +73,9 @@ class EventLog(Protocol):
     def read_range(self, partition: int, start: int, end: int) -> list[Event]:
         """Events with start <= offset <= end (for an exact replay of an earlier flush)."""
 
+    def group_lag(self, group: str, partitions: list[int]) -> dict[int, int]:
+        """Per partition, events a group has not committed yet, read from the log (no member needed)."""
+
     def ping(self) -> None:
         """Raise LogUnavailable when the log cannot be reached."""
 

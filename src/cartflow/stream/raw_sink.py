@@ -15,6 +15,12 @@ Exactly once, even across crashes and client retries:
 
 After a crash, a pending intent is replayed on partition assignment: the same offset
 range and the same claims give the same bytes, so the file is landed once.
+
+No event can stall it: one that cannot be a line of an NDJSON file (not UTF-8, empty, a
+line break inside) goes to the dead letter (origin `raw-sink`, `unwritable_event`), and
+one whose event id an earlier event already claimed with other content goes there as
+`event_id_conflict` (the first content keeps the id); the rest of the flush is landed
+and the offsets move on. Only the lake or the state store failing makes it retry.
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ from pathlib import Path
 from cartflow.lake.raw import land_bytes
 from cartflow.lake.storage import Storage
 from cartflow.runtime.state import SqliteState
+from cartflow.stream.deadletter import DeadLetterLog
 from cartflow.stream.log import Event, EventLog, LogConsumer
-from cartflow.stream.metrics import RAW_FILES
+from cartflow.stream.metrics import DEAD_LETTERS, RAW_FILES
 
 log = logging.getLogger("cartflow.stream")
 ENTITY = "order_lines"
@@ -60,8 +67,9 @@ class RawSink:
     poll_timeout = 0.25
 
     def __init__(self, log_: EventLog, storage: Storage, state: SqliteState, sink_db: Path, *, source: str,
-                 topic: str, flush_rows: int, flush_seconds: float, dedupe_seconds: float) -> None:
-        self.log, self.storage, self.state = log_, storage, state
+                 topic: str, flush_rows: int, flush_seconds: float, dedupe_seconds: float,
+                 dead_letters: DeadLetterLog) -> None:
+        self.log, self.storage, self.state, self.dead_letters = log_, storage, state, dead_letters
         self.source, self.topic = source, topic
         self.flush_rows, self.flush_seconds, self.dedupe_seconds = flush_rows, flush_seconds, dedupe_seconds
         sink_db.parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +77,8 @@ class RawSink:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        if "content_hash" not in {r[1] for r in self._db.execute("PRAGMA table_info(claimed_events)")}:
+            self._db.execute("ALTER TABLE claimed_events ADD COLUMN content_hash TEXT")  # files before the check
         self._lock = threading.Lock()
         self._buffers: dict[int, list[Event]] = {}
         self._first_at: float | None = None
@@ -135,8 +145,10 @@ class RawSink:
                 self._db.execute("INSERT OR REPLACE INTO flushes VALUES (?,?,?,?,?)",
                                  (flush_id, p, first, last, time.time()))
                 now = time.time()
-                self._db.executemany("INSERT OR IGNORE INTO claimed_events VALUES (?,?,?)",
-                                     [(_event_id(e), flush_id, now) for e in events])
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO claimed_events (event_id, flush_id, claimed_at, content_hash) "
+                    "VALUES (?,?,?,?)",
+                    [(_event_id(e), flush_id, now, _hash(e)) for e in events if unwritable(e) is None])
                 self._db.execute("COMMIT")
             self._land(p, first, last, events, flush_id)
             consumer.commit({p: last + 1})
@@ -146,22 +158,48 @@ class RawSink:
             self._first_at = None
 
     def _land(self, partition: int, first: int, last: int, events: list[Event], flush_id: str) -> None:
-        claimed = {r[0] for r in self._db.execute("SELECT event_id FROM claimed_events WHERE flush_id=?",
-                                                  (flush_id,))}
-        lines, taken = [], set()
+        """Land the events this flush claimed; dead-letter the ones no file can hold, before anything moves on.
+
+        The same events and claims always give the same file and the same dead letters, so
+        a replayed flush repeats exactly what the interrupted one did.
+        """
+        claims = self._claims([_event_id(e) for e in events])
+        lines, taken, bad = [], set(), []
         for e in events:
             eid = _event_id(e)
-            if eid in claimed and eid not in taken:
+            why = unwritable(e)
+            held_by, held_hash = claims.get(eid, (None, None))
+            if why is not None:
+                bad.append(_entry("unwritable_event", e, why))
+            elif held_hash is not None and held_hash != _hash(e):
+                bad.append(_entry("event_id_conflict", e, f"event id {eid!r} was first claimed with other content, "
+                                  "which is kept: send a changed line under a new event id"))
+            elif held_by == flush_id and eid not in taken:
                 taken.add(eid)
                 lines.append(e.value.rstrip(b"\n"))
+        if bad:
+            self.dead_letters.add(bad, origin=self.name)
+            for reason, _, _ in bad:
+                DEAD_LETTERS.labels(reason).inc()
         if not lines:
-            return  # every event was a retry of one already landed
+            return  # every event was a retry of one already landed, or dead-lettered
         name = f"{self.topic}.p{partition}.{first:012d}-{last:012d}.ndjson"
         manifest = land_bytes(self.storage, self.state, source=self.source, entity=ENTITY,
                               data=b"\n".join(lines) + b"\n", name=name, ext="ndjson", rows=len(lines),
                               watermark=f"p{partition}:{last}")
         if manifest:
             RAW_FILES.inc()
+
+    def _claims(self, event_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        """event id → (the flush that claimed it, the content hash it was claimed with)."""
+        out: dict[str, tuple[str, str | None]] = {}
+        unique = sorted(set(event_ids))
+        for i in range(0, len(unique), 500):  # SQLite's bound-parameter limit
+            chunk = unique[i:i + 500]
+            out.update((r[0], (r[1], r[2])) for r in self._db.execute(
+                f"SELECT event_id, flush_id, content_hash FROM claimed_events WHERE event_id IN "
+                f"({','.join('?' * len(chunk))})", chunk))
+        return out
 
     def _prune(self) -> None:
         """Forget claims older than the log's retention: a retry can no longer be in the log."""
@@ -175,3 +213,27 @@ class RawSink:
 
 def _event_id(e: Event) -> str:
     return e.event_id or "sha256:" + hashlib.sha256(e.value).hexdigest()[:32]
+
+
+def _hash(e: Event) -> str:
+    return hashlib.sha256(e.value).hexdigest()[:32]
+
+
+def unwritable(e: Event) -> str | None:
+    """Why an event cannot be one line of a UTF-8 NDJSON file (None when it can)."""
+    value = e.value.rstrip(b"\n")
+    if not value.strip():
+        return "the event is empty: an NDJSON line needs a JSON object"
+    newline = value.find(b"\n")
+    if newline >= 0:
+        return f"the event holds a line break at byte {newline}: NDJSON keeps one event per line"
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the event is not UTF-8 (byte {exc.start}): raw NDJSON files are UTF-8"
+    return None
+
+
+def _entry(reason: str, e: Event, message: str) -> tuple[str, list[dict], str]:
+    where = f"event at partition {e.partition} offset {e.offset}"
+    return reason, [{"field": None, "message": f"{where}: {message}"}], e.value.decode("utf-8", "backslashreplace")

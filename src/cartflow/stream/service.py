@@ -16,7 +16,7 @@ from cartflow.lake.storage import open_lake
 from cartflow.runtime.backends import open_state
 from cartflow.config import Project
 from cartflow.serving.store import ServingStore, open_store
-from cartflow.stream.consumers import ConsumerRunner
+from cartflow.stream.consumers import ConsumerRunner, LagReporter
 from cartflow.stream.deadletter import DeadLetterLog, open_dead_letters
 from cartflow.stream.log import EventLog, group_name, open_log
 from cartflow.stream.raw_sink import RawSink
@@ -36,6 +36,7 @@ class StreamServices:
     store: ServingStore
     dead_letters: DeadLetterLog
     runners: list[ConsumerRunner] = field(default_factory=list)
+    lag_reporter: LagReporter | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _closed: bool = False
@@ -47,7 +48,7 @@ class StreamServices:
             raw = RawSink(self.log, open_lake(self.project), state,
                           self.project.state_path.parent / "raw-sink.db", source=cfg.source, topic=cfg.topic,
                           flush_rows=cfg.raw_flush_rows, flush_seconds=cfg.raw_flush_seconds,
-                          dedupe_seconds=cfg.retention_hours * 3600)
+                          dedupe_seconds=cfg.retention_hours * 3600, dead_letters=self.dead_letters)
             self._closers += [raw.close_db, state.close]
             self.runners.append(ConsumerRunner(self.log, group_name(self.project, "raw-sink"), raw, self.stop))
         if "serving" in which:
@@ -56,6 +57,9 @@ class StreamServices:
             self.runners.append(ConsumerRunner(self.log, group_name(self.project, "serving-sink"), sink, self.stop))
         for r in self.runners:
             r.start()
+        if self.runners and self.lag_reporter is None:
+            self.lag_reporter = LagReporter(self.log, self.runners, self.stop)
+            self.lag_reporter.start()
 
     def shutdown(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the sinks (each flushes and commits), then close every connection; idempotent."""
@@ -64,9 +68,10 @@ class StreamServices:
         self._closed = True
         self.stop.set()
         deadline = time.monotonic() + timeout
-        for r in self.runners:
-            r.join(max(0.0, deadline - time.monotonic()))
-        if any(r.is_alive() for r in self.runners):
+        threads = [*self.runners, *([self.lag_reporter] if self.lag_reporter else [])]
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        if any(t.is_alive() for t in threads):
             return  # a sink is stuck in I/O: leave its connections to the process exit
         for close in [*self._closers, self.store.close, self.dead_letters.close, self.log.close]:
             try:

@@ -133,6 +133,13 @@ class SqliteLog:
         with self._lock:
             return dict(self._db.execute("SELECT partition, next_offset FROM heads").fetchall())
 
+    def group_lag(self, group: str, partitions: list[int]) -> dict[int, int]:
+        with self._lock:
+            heads = dict(self._db.execute("SELECT partition, next_offset FROM heads").fetchall())
+            committed = dict(self._db.execute("SELECT partition, offset FROM group_offsets WHERE group_id=?",
+                                              (group,)).fetchall())
+        return {p: max(0, heads.get(p, 0) - committed.get(p, 0)) for p in partitions}
+
     def ping(self) -> None:
         try:
             with self._lock:
