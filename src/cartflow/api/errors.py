@@ -38,6 +38,12 @@ def install_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": _CODES.get(exc.status_code, "error"), "message": message},
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        """A bug still answers in the documented shape (and is logged with its traceback by the server)."""
+        return JSONResponse({"error": "internal_error", "message": "the server failed on this request; it is "
+                             "logged: retry, and report it if it persists"}, status_code=500)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())

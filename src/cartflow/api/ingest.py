@@ -8,6 +8,7 @@ the same event ids (derived from the content), so the sinks write each event onc
 from __future__ import annotations
 
 import hmac
+import sqlite3
 import time
 import uuid
 from typing import Any
@@ -123,8 +124,13 @@ def ingest(request: Request, body: bytes) -> dict[str, Any]:
                            headers={"Retry-After": "1"}) from None
     if parsed.rejected:
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        services.dead_letters.add([(r.reason, r.errors, r.raw) for r in parsed.rejected], origin="api",
-                                  request_id=request_id)
+        try:
+            services.dead_letters.add([(r.reason, r.errors, r.raw) for r in parsed.rejected], origin="api",
+                                      request_id=request_id)
+        except sqlite3.Error as exc:
+            raise ApiError(503, "dead_letter_unavailable", f"the dead-letter log cannot be written ({exc}); the "
+                           "valid records were accepted: retry the same request later, it is not doubled",
+                           headers={"Retry-After": "1"}) from None
         for r in parsed.rejected:
             DEAD_LETTERS.labels(r.reason).inc()
     INGEST_EVENTS.labels("accepted").inc(len(parsed.events))

@@ -59,42 +59,110 @@ def split_body(body: bytes, content_type: str = "") -> list[tuple[int | None, An
     """Records of a JSON array, a single JSON object, or NDJSON, each with its NDJSON line number.
 
     A malformed NDJSON line is returned as a `_Malformed` item, so it is rejected on its own
-    and the other lines still count; a malformed JSON array fails the whole body.
+    and the other lines still count; a malformed JSON array fails the whole body. Any body
+    ends as records or a `BodyError`, never another exception: JSON nested deeper than the
+    parser's recursion limit, integers of any length, and `\\ud800`-style escapes that decode to
+    lone surrogates (a string no UTF-8 store can hold) are answered like any other bad input.
     """
     text = _decode(body)
     stripped = text.lstrip()
     if not stripped:
         raise BodyError("the body is empty: send a JSON array of order lines, or NDJSON (one per line)")
+    check_unicode = _SURROGATE_ESCAPE.search(text) is not None  # the decoded text itself cannot hold one
     ndjson = "ndjson" in content_type or "jsonlines" in content_type or "json-seq" in content_type
     if stripped[0] == "[" and not ndjson:
         try:
-            items = json.loads(text, parse_float=Decimal)
+            items = _loads(text)
         except json.JSONDecodeError as exc:
             raise BodyError(f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
                             "send a JSON array of order lines, or NDJSON (one JSON object per line)") from None
-        return [(None, item) for item in items]
+        except RecursionError:
+            raise BodyError(f"the body is not valid JSON here: {_TOO_DEEP}; send a JSON array of flat order-line "
+                            "objects") from None
+        if not isinstance(items, list):  # e.g. `[1] 2`: JSON, but not one array
+            raise BodyError("the body is not one JSON array: send a JSON array of order lines, or NDJSON")
+        return [(None, _unicode_checked(item, check_unicode)) for item in items]
     if stripped[0] == "{" and not ndjson:
         try:
-            return [(None, json.loads(text, parse_float=Decimal))]
-        except json.JSONDecodeError:
-            pass  # more than one object: NDJSON
+            return [(None, _unicode_checked(_loads(text), check_unicode))]
+        except (json.JSONDecodeError, RecursionError):
+            pass  # more than one object: NDJSON (a single line too deep is rejected below, as a record)
     out: list[tuple[int | None, Any]] = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            out.append((number, json.loads(line, parse_float=Decimal)))
+            out.append((number, _unicode_checked(_loads(line), check_unicode)))
         except json.JSONDecodeError as exc:
             out.append((number, _Malformed(line, f"not valid JSON: {exc.msg} at column {exc.colno}")))
+        except RecursionError:
+            out.append((number, _Malformed(line, f"not valid JSON here: {_TOO_DEEP}")))
     if not out:
         raise BodyError("the body holds no records: send a JSON array of order lines, or NDJSON")
     return out
+
+
+_TOO_DEEP = "arrays and objects are nested too deeply"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _loads(text: str) -> Any:
+    """JSON with exact decimals; integers past Python's digit limit stay exact as Decimal, not an error."""
+    return json.loads(text, parse_float=Decimal, parse_int=_parse_int)
+
+
+def _parse_int(text: str) -> int | Decimal:
+    try:
+        return int(text)
+    except ValueError:  # more than sys.get_int_max_str_digits() digits
+        return Decimal(text)
+
+
+def _unicode_checked(item: Any, check: bool) -> Any:
+    """The item, or a rejection when one of its strings holds a lone surrogate (from a `\\udXXX` escape)."""
+    if not check:
+        return item
+    where = _surrogate_at(item)
+    if where is None:
+        return item
+    return _Malformed(json.dumps(item, ensure_ascii=True, default=str),
+                      f"{where} holds an unpaired UTF-16 surrogate escape (such as \\ud800): send valid Unicode, "
+                      "a character outside the BMP as its surrogate pair", reason="invalid_unicode")
+
+
+def _surrogate_at(item: Any) -> str | None:
+    """Where a lone surrogate is ("field 'Description'", "a key", "a value"), or None; iterative, any depth."""
+    if isinstance(item, dict):
+        for key, value in item.items():
+            if _SURROGATE.search(key):
+                return "a field name"
+            if _surrogate_at_any(value):
+                return f"field {key!r}"
+        return None
+    return "a value" if _surrogate_at_any(item) else None
+
+
+def _surrogate_at_any(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if _SURROGATE.search(v):
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 @dataclass
 class _Malformed:
     text: str
     message: str
+    reason: str = "malformed_json"
 
 
 def _decode(body: bytes) -> str:
@@ -110,7 +178,7 @@ def parse_records(items: list[tuple[int | None, Any]], date_format: str = DEFAUL
     parsed = Parsed()
     for index, (line, item) in enumerate(items):
         if isinstance(item, _Malformed):
-            parsed.rejected.append(Rejected(index, "malformed_json", [{"field": None, "message": item.message}],
+            parsed.rejected.append(Rejected(index, item.reason, [{"field": None, "message": item.message}],
                                             item.text, line))
             continue
         if not isinstance(item, dict):
@@ -119,7 +187,12 @@ def parse_records(items: list[tuple[int | None, Any]], date_format: str = DEFAUL
                 [{"field": None, "message": f"expected a JSON object with {', '.join(REQUIRED)}, "
                                             f"got {type(item).__name__}"}], _dump(item), line))
             continue
-        values, errors = validate(item, date_format)
+        try:
+            values, errors = validate(item, date_format)
+        except RecursionError:  # a field's value nested just below the parser's limit
+            parsed.rejected.append(Rejected(index, "malformed_json", [{"field": None, "message": _TOO_DEEP}],
+                                            _dump(item), line))
+            continue
         if errors:
             parsed.rejected.append(Rejected(index, errors[0]["code"], errors, _dump(item), line))
             continue
@@ -135,7 +208,7 @@ def validate(record: dict[str, Any], date_format: str = DEFAULT_DATE_FORMAT) -> 
     def bad(name: str, problem: str, message: str) -> None:
         value = record.get(name)
         errors.append({"field": name, "code": f"{problem}:{name}", "message": message,
-                       "value": value if isinstance(value, (str, int, type(None))) else str(value)})
+                       "value": value if isinstance(value, (str, int, type(None))) else _preview(value)})
 
     for name in record:
         if name not in FIELDS and name != "event_id":
@@ -151,7 +224,7 @@ def validate(record: dict[str, Any], date_format: str = DEFAULT_DATE_FORMAT) -> 
                 bad(name, "missing_field", "required")
             values[name] = None if text is None or name in REQUIRED else text
             continue
-        if len(text) > MAX_LENGTH[name]:
+        if _plain_length(raw, text) > MAX_LENGTH[name]:
             bad(name, "too_long", f"at most {MAX_LENGTH[name]} characters")
             continue
         problem = _check(name, text, date_format)
@@ -191,12 +264,41 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, Decimal):
-        return format(value, "f")
+        # 1E+999999999 written out is a gigabyte of zeros: beyond _PLAIN_DIGITS keep the exponent form
+        return format(value, "f") if value.is_finite() and abs(value.adjusted()) <= _PLAIN_DIGITS else str(value)
     return str(value)
 
 
+_PLAIN_DIGITS = 100
+"""Numbers are written without an exponent up to this many digits (any field's length limit is far below)."""
+
+
+def _plain_length(raw: Any, text: str) -> int:
+    """The length of a value written out in plain digits, as the length limits count it, without writing it."""
+    if not isinstance(raw, Decimal) or not raw.is_finite():
+        return len(text)
+    sign, digits, exponent = raw.as_tuple()
+    n, exp = len(digits), int(exponent)
+    if exp >= 0:
+        length = n + exp
+    elif n > -exp:
+        length = n + 1  # the decimal point
+    else:
+        length = 2 - exp  # "0." and the fraction
+    return length + sign
+
+
+def _preview(value: Any) -> str:
+    """A short text of a value that is not a string or an int, for an error message (never all of it)."""
+    text = _text(value) if isinstance(value, Decimal) else _dump(value)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
 def _dump(item: Any) -> str:
-    return json.dumps(item, ensure_ascii=False, default=str)
+    try:
+        return json.dumps(item, ensure_ascii=False, default=str)
+    except RecursionError:
+        return f"<a JSON {type(item).__name__} nested too deeply to keep>"
 
 
 def derive_event_id(values: dict[str, str | None]) -> str:
