@@ -89,6 +89,37 @@ def test_bad_records_go_to_the_dead_letter_with_a_reason(api: ApiServer) -> None
     assert "unknown_field:Colour" in listing.output
 
 
+def test_an_event_id_reused_with_other_content_is_rejected_and_the_first_kept(api: ApiServer) -> None:
+    first, other, later = order_lines(3, seed=31, lines_per_invoice=1)
+    event_id = "shop-7:order-1:line-1"
+    assert api.post([{**first, "event_id": event_id}]).status_code == 202
+    moved = {**other, "event_id": event_id}  # another invoice and customer under the same id
+    conflict = api.post([moved])
+    assert conflict.status_code == 422 and conflict.json()["accepted"] == 0
+    [error] = conflict.json()["errors"]
+    assert error["index"] == 0 and error["reason"] == "event_id_conflict"
+    assert error["errors"][0]["field"] == "event_id" and "new event id" in error["errors"][0]["message"]
+    mixed = api.post([{**later, "event_id": "shop-7:order-3:line-1"}, moved])
+    assert mixed.status_code == 202 and mixed.json()["accepted"] == 1
+    assert [(e["index"], e["reason"]) for e in mixed.json()["errors"]] == [(1, "event_id_conflict")]
+    retry = api.post([{**first, "event_id": event_id}])  # the same content again: an idempotent retry
+    assert retry.status_code == 202 and retry.json()["event_ids"] == [event_id]
+    wait_until(lambda: api.get(f"/v1/invoices/{later['InvoiceNo']}").status_code == 200, timeout=30,
+               what="the later line visible")
+    kept = api.get(f"/v1/invoices/{first['InvoiceNo']}").json()
+    assert [i["line_id"] for i in kept["items"]] == [event_id]
+    assert api.get(f"/v1/invoices/{other['InvoiceNo']}").status_code == 404
+
+    from typer.testing import CliRunner
+
+    from cartflow.cli import app
+
+    out = CliRunner().invoke(app, ["dlq", "list", "stream", "--project", str(api.project_dir), "--format", "json",
+                                   "--reason", "event_id_conflict"])
+    assert out.exit_code == 0, out.output
+    assert {e["source"] for e in json.loads(out.output)} == {"api"}
+
+
 def test_all_invalid_is_422_and_unreadable_bodies_are_400(api: ApiServer) -> None:
     response = api.post([{"InvoiceNo": "1"}])
     assert response.status_code == 422 and response.json()["accepted"] == 0

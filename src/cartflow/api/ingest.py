@@ -20,9 +20,11 @@ from fastapi.security import APIKeyHeader
 
 from cartflow.api.errors import ApiError
 from cartflow.api.schemas import ErrorBody, IngestResult, OrderLineIn
+from cartflow.serving.store import ServingStore, StoreError
 from cartflow.stream.log import LogUnavailable
 from cartflow.stream.metrics import DEAD_LETTERS, INGEST_EVENTS, INGEST_REQUESTS, INGEST_SECONDS, LOG_ERRORS
-from cartflow.stream.records import BodyError, parse_records, split_body
+from cartflow.stream.records import BodyError, Parsed, parse_records, split_body
+from cartflow.stream.serving_sink import content_hash, isolate
 
 router = APIRouter()
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -115,6 +117,7 @@ def ingest(request: Request, body: bytes) -> dict[str, Any]:
         raise ApiError(413, "batch_too_large", f"the request holds {len(items):,} records; the limit is {limit:,} "
                                                "([api] max_batch): split it into smaller requests", limit_records=limit)
     parsed = parse_records(items, project.config.stream.invoice_date_format)
+    bind_event_ids(services.store, parsed)
     if parsed.events:
         try:
             services.log.append(parsed.events)
@@ -138,4 +141,36 @@ def ingest(request: Request, body: bytes) -> dict[str, Any]:
     return {"accepted": len(parsed.events), "rejected": len(parsed.rejected),
             "event_ids": [e.event_id for e in parsed.events],
             "errors": [r.as_dict() for r in parsed.rejected]}
+
+
+def bind_event_ids(store: ServingStore, parsed: Parsed) -> None:
+    """Bind each event id to its content before the append; a different content under a bound id is rejected.
+
+    The first content accepted under an id keeps it for good (identical content is an
+    idempotent retry), so a reused id can never move an acknowledged line to another
+    invoice or customer. The binding is durable before the append: an id whose request
+    then failed (503) stays bound to that content, and a retry of it is accepted.
+    """
+    if not parsed.events:
+        return
+    claims = [(e.event_id, content_hash(e.value)) for e in parsed.events]
+    held: dict[str, str] = {}
+    try:
+        refused = isolate(claims, lambda items: held.update(store.claim_events(items)))
+    except StoreError as exc:
+        raise ApiError(503, "store_unavailable", f"{exc}; nothing from this request was accepted: retry later",
+                       headers={"Retry-After": "1"}) from None
+    reasons: dict[int, tuple[str, list[dict[str, Any]]]] = {}
+    for (event_id, _), exc in refused:
+        for i, (other, _) in enumerate(claims):
+            if other == event_id:
+                reasons[i] = ("invalid:event_id", [{"field": "event_id", "code": "invalid:event_id",
+                                                   "value": event_id, "message": f"the store refused it: {exc}"}])
+    for i, (event_id, digest) in enumerate(claims):
+        if i not in reasons and held.get(event_id, digest) != digest:
+            reasons[i] = ("event_id_conflict", [{
+                "field": "event_id", "code": "event_id_conflict", "value": event_id,
+                "message": "this event id was accepted before with other content, which is kept: send a changed "
+                           "line under a new event id (or omit event_id to derive one from the content)"}])
+    parsed.reject_events(reasons)
 

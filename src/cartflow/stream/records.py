@@ -53,6 +53,24 @@ class Rejected:
 class Parsed:
     events: list[OutgoingEvent] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    positions: list[tuple[int, int | None]] = field(default_factory=list)
+    """(index in the request, NDJSON line) of each event, to answer per record after validation."""
+
+    def reject_events(self, reasons: dict[int, tuple[str, list[dict[str, Any]]]]) -> None:
+        """Move the events at these positions of `events` to `rejected`, keeping request order."""
+        if not reasons:
+            return
+        kept: list[OutgoingEvent] = []
+        positions: list[tuple[int, int | None]] = []
+        for i, (event, (index, line)) in enumerate(zip(self.events, self.positions)):
+            if i in reasons:
+                reason, errors = reasons[i]
+                self.rejected.append(Rejected(index, reason, errors, event.value.decode("utf-8"), line))
+            else:
+                kept.append(event)
+                positions.append((index, line))
+        self.events, self.positions = kept, positions
+        self.rejected.sort(key=lambda r: r.index)
 
 
 def split_body(body: bytes, content_type: str = "") -> list[tuple[int | None, Any]]:
@@ -197,6 +215,7 @@ def parse_records(items: list[tuple[int | None, Any]], date_format: str = DEFAUL
             parsed.rejected.append(Rejected(index, errors[0]["code"], errors, _dump(item), line))
             continue
         parsed.events.append(to_event(values))
+        parsed.positions.append((index, line))
     return parsed
 
 
