@@ -183,3 +183,32 @@ def test_consumer_dead_letters_replay_into_the_serving_store_once(project: Proje
         store.close()
     assert invoice is not None
     assert stream.replay(project, None).skipped == 1
+
+
+def test_an_event_id_conflict_is_not_replayed_over_the_line_that_keeps_the_id(project: Project) -> None:
+    import json
+
+    from cartflow.serving.store import open_store
+    from cartflow.stream.records import to_event, validate
+
+    values, _ = validate({**GOOD, "event_id": "shop-1:1"})
+    store = open_store(project)
+    try:
+        from cartflow.stream.serving_sink import line_from_event
+
+        store.upsert([line_from_event(to_event(values).value, currency="GBP", source="storefront")])
+    finally:
+        store.close()
+    moved = to_event({**values, "InvoiceNo": "536999"}).value.decode()
+    letters = open_dead_letters(project)
+    letters.add([("event_id_conflict", [{"field": None, "message": "first accepted with other content"}], moved)],
+                origin="serving-sink")
+    letters.close()
+    result = provider("stream").replay(project, None)
+    assert (result.replayed, result.failed) == (0, 1)
+    store = open_store(project)
+    try:
+        assert store.invoice("536999") is None and store.invoice("536365") is not None
+    finally:
+        store.close()
+    assert json.loads(moved)["event_id"] == "shop-1:1"
