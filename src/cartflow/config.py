@@ -290,6 +290,9 @@ class ApiSection(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     api_key_env: str = "CARTFLOW_API_KEY"
+    read_key_env: str = "CARTFLOW_READ_KEY"
+    """Env var with the keys (comma-separated) that purchase-history reads and the dashboard need; unset or
+    empty: reads are open to anyone who reaches the port."""
     max_body_bytes: int = Field(default=5_000_000, ge=1)
     max_batch: int = Field(default=5_000, ge=1)
 

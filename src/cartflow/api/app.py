@@ -13,8 +13,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from cartflow.api.auth import env_keys, read_keys, require_read_key
+from cartflow.api.docs import mount_docs
 from cartflow.api.errors import install_handlers
 from cartflow.api.ingest import router as ingest_router
 from cartflow.api.reads import router as reads_router
@@ -28,9 +30,8 @@ ENV_CONSUMERS = "CARTFLOW_SERVE_CONSUMERS"
 
 
 def api_keys(project: Project) -> list[str]:
-    """The accepted keys: the env var may hold several, comma-separated, to rotate keys."""
-    raw = os.environ.get(project.config.api.api_key_env, "")
-    return [k.strip() for k in raw.split(",") if k.strip()]
+    """The accepted write keys: the env var may hold several, comma-separated, to rotate keys."""
+    return env_keys(project.config.api.api_key_env)
 
 
 def create_app(project: Project, *, consumers: bool = True, services: StreamServices | None = None) -> FastAPI:
@@ -42,6 +43,9 @@ def create_app(project: Project, *, consumers: bool = True, services: StreamServ
             svc.start_sinks()
         if not app.state.api_keys:
             log.warning("no API key in %s: POST /v1/order-lines is disabled", project.config.api.api_key_env)
+        if not app.state.read_keys:
+            log.warning("no read key in %s: purchase history and the dashboard are open to anyone who reaches "
+                        "this port", project.config.api.read_key_env)
         try:
             yield
         finally:
@@ -51,16 +55,21 @@ def create_app(project: Project, *, consumers: bool = True, services: StreamServ
         title="cartflow API",
         version="1",
         summary="Storefront order-line ingest and customer purchase history.",
-        description="Writes need the `X-API-Key` header. Money is returned as decimal strings. "
-                    "Errors are `{\"error\": code, \"message\": ...}`.",
+        description="Writes need the `X-API-Key` header. Purchase-history reads and the dashboard need a read "
+                    "key (`X-API-Key` or `Authorization: Bearer`) when the server sets `[api] read_key_env`. "
+                    "Money is returned as decimal strings. Errors are `{\"error\": code, \"message\": ...}`.",
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs from local assets, not a CDN
+        redoc_url=None,
     )
     app.state.project = project
     app.state.api_keys = api_keys(project)
+    app.state.read_keys = read_keys(project)
     install_handlers(app)
     app.include_router(ingest_router)
     app.include_router(reads_router)
-    mount_dashboard(app, project)
+    mount_dashboard(app, project, dependencies=[Depends(require_read_key)])
+    mount_docs(app)
     return app
 
 

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from cartflow.api.auth import require_read_key
 from cartflow.api.errors import ApiError
 from cartflow.api.schemas import CustomerInvoicesOut, ErrorBody, InvoiceOut, customer_out, invoice_out
 from cartflow.serving.store import CursorError, StoreError
 
 router = APIRouter()
+log = logging.getLogger("cartflow.api")
 RECENT_ERROR_SECONDS = 60.0
 
 
 @router.get("/v1/invoices/{invoice_no}", response_model=InvoiceOut, tags=["purchase history"],
-            responses={404: {"model": ErrorBody}}, summary="An invoice and its items")
+            dependencies=[Depends(require_read_key)],
+            responses={401: {"model": ErrorBody, "description": "A read key is configured and was not sent"},
+                       404: {"model": ErrorBody, "description": "No such invoice in the serving store"},
+                       503: {"model": ErrorBody, "description": "The serving store is unreachable"}},
+            summary="An invoice and its items")
 async def get_invoice(invoice_no: str, request: Request) -> Any:
     """Items sorted by stock code then line id, with the invoice's totals (money as decimal strings)."""
     store = request.app.state.services.store
@@ -41,7 +48,12 @@ def _rendered(invoice: Any) -> bytes | None:
 
 
 @router.get("/v1/customers/{customer_id}/invoices", response_model=CustomerInvoicesOut, tags=["purchase history"],
-            responses={404: {"model": ErrorBody}, 400: {"model": ErrorBody}},
+            dependencies=[Depends(require_read_key)],
+            responses={400: {"model": ErrorBody, "description": "A cursor this API did not hand out"},
+                       401: {"model": ErrorBody, "description": "A read key is configured and was not sent"},
+                       404: {"model": ErrorBody, "description": "No invoice for this customer"},
+                       422: {"model": ErrorBody, "description": "A query parameter out of range (limit 1-200)"},
+                       503: {"model": ErrorBody, "description": "The serving store is unreachable"}},
             summary="A customer's invoices, newest first")
 def get_customer_invoices(
     customer_id: str,
@@ -76,14 +88,19 @@ def _store_call(request: Request, fn: Any) -> Any:
 @router.get("/v1/health", tags=["operations"], summary="Log, store and consumers",
             responses={503: {"description": "The log or the store is unreachable"}})
 async def health(request: Request) -> JSONResponse:
-    """200 while the log and the store answer; `degraded` when a consumer failed in the last minute."""
+    """200 while the log and the store answer; `degraded` when a consumer failed in the last minute.
+
+    It names backends and says ok or not, never a path, host or error text: anyone who
+    reaches the port may call it (load balancers do). Errors are in the server's log.
+    """
     services = request.app.state.services
     body: dict[str, Any] = {"status": "ok"}
-    body["log"] = await run_in_threadpool(_check, services.log.ping, services.log.describe())
-    body["store"] = await run_in_threadpool(_check, services.store.ping, services.store.backend)
+    body["log"] = await run_in_threadpool(_check, services.log.ping, "log", services.log.backend)
+    body["store"] = await run_in_threadpool(_check, services.store.ping, "store", services.store.backend)
     body["consumers"] = {r.sink.name: r.status.as_dict() for r in services.runners}
     body["ingest"] = "enabled" if request.app.state.api_keys else \
         f"disabled: set {request.app.state.project.config.api.api_key_env}"
+    body["reads"] = "key required" if request.app.state.read_keys else "open"
     if not (body["log"]["ok"] and body["store"]["ok"]):
         body["status"] = "failing"
     elif any(r.status.last_error_at and time.time() - r.status.last_error_at < RECENT_ERROR_SECONDS
@@ -92,12 +109,13 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=503 if body["status"] == "failing" else 200)
 
 
-def _check(ping: Any, target: str) -> dict[str, Any]:
+def _check(ping: Any, what: str, backend: str) -> dict[str, Any]:
     try:
         ping()
-        return {"ok": True, "target": target}
+        return {"ok": True, "backend": backend}
     except Exception as exc:  # noqa: BLE001 — health reports every failure, never raises
-        return {"ok": False, "target": target, "error": str(exc)}
+        log.warning("health: the %s (%s) does not answer: %s", what, backend, exc)
+        return {"ok": False, "backend": backend, "error": "unreachable"}
 
 
 @router.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, Sequence
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
@@ -91,8 +91,10 @@ def dashboard_router(dashboard: Dashboard) -> APIRouter:
     return router
 
 
-def mount_dashboard(app: FastAPI, storage_or_project: Any) -> Dashboard:
+def mount_dashboard(app: FastAPI, storage_or_project: Any, dependencies: Sequence[Any] = ()) -> Dashboard:
     """Serve the dashboard of a lake (a Storage, or a Project whose lake is opened) on `app`.
+
+    `dependencies` run before every dashboard route (the API passes its read-key check).
 
     The pre-aggregates start building in a background thread at once, so the first
     visitor does not wait for them (on an empty lake that is one directory listing).
@@ -104,7 +106,7 @@ def mount_dashboard(app: FastAPI, storage_or_project: Any) -> Dashboard:
         storage = open_lake(storage_or_project)
     dashboard = Dashboard(storage)
     app.state.dashboard = dashboard
-    app.include_router(dashboard_router(dashboard))
+    app.include_router(dashboard_router(dashboard), dependencies=list(dependencies))
     threading.Thread(target=_warm, args=(dashboard,), name="dashboard-warmup", daemon=True).start()
     return dashboard
 

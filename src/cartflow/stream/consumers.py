@@ -64,9 +64,11 @@ class RunnerStatus:
     last_error_at: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """For `/v1/health`: the last error's kind only; its message (paths, hosts) stays in the server's log."""
+        kind = self.last_error.partition(":")[0] if self.last_error else None
         return {"group": self.group, "running": self.running, "partitions": self.partitions,
                 "standby": self.running and not self.partitions, "lag": self.lag, "processed": self.processed,
-                "errors": self.errors, "last_error": self.last_error}
+                "errors": self.errors, "last_error": kind}
 
 
 class ConsumerRunner(threading.Thread):
