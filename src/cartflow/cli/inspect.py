@@ -18,8 +18,11 @@ def sql(
     statement: Annotated[str, typer.Argument(help="SQL over the published tables, each by its bare name.")],
     project: ProjectOpt = Path("."),
     fmt: FormatOpt = "table",
+    unsafe: Annotated[bool, typer.Option(
+        "--unsafe", help="Also run statements that write or reach outside the marts (COPY, ATTACH, CREATE, SET, "
+                         "INSTALL, reading other files). Off: read-only.")] = False,
 ) -> None:
-    """Ad-hoc SQL over the published marts (the Athena role); never touches the warehouse."""
+    """Ad-hoc, read-only SQL over the published marts (the Athena role); never touches the warehouse."""
     from cartflow.lake.storage import open_lake
     from cartflow.lake.s3 import LakeAccessError
     from cartflow.serving.sql import QueryError, query, to_csv, to_json
@@ -27,7 +30,7 @@ def sql(
     if fmt not in ("table", "csv", "json"):
         fail(f"--format {fmt!r}: allowed values are table, csv, json")
     try:
-        columns, rows = query(open_lake(load(project)), statement)
+        columns, rows = query(open_lake(load(project)), statement, unsafe=unsafe)
     except (QueryError, LakeAccessError) as exc:
         fail(str(exc))
     if fmt == "csv":

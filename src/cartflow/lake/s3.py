@@ -161,13 +161,15 @@ class S3Storage:
     def _head(self, key: str) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
 
-        try:
-            return self._client.head_object(Bucket=self.bucket, Key=self._k(key))
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in _MISSING_CODES:
-                return None
-            raise self._explain(exc, "read", key) from None
+        def head() -> dict[str, Any] | None:
+            try:
+                return self._client.head_object(Bucket=self.bucket, Key=self._k(key))
+            except ClientError as exc:
+                if str(exc.response.get("Error", {}).get("Code", "")) in _MISSING_CODES:
+                    return None
+                raise
+
+        return self._call("read", key, head)  # an unreachable endpoint is a LakeAccessError here too
 
     def read_bytes(self, key: str) -> bytes:
         body = self._call("read", key, self._client.get_object, Bucket=self.bucket, Key=self._k(key))
