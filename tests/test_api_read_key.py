@@ -81,17 +81,32 @@ def test_without_a_read_key_reads_stay_open(project: Project, monkeypatch: pytes
         assert client.get("/v1/health").json()["reads"] == "open"
 
 
+READS = ("/v1/invoices/{invoice_no}", "/v1/customers/{customer_id}/invoices", "/dashboard/api/data")
+
+
 def test_the_openapi_document_states_the_read_contract(keyed: tuple[TestClient, dict]) -> None:
-    client, _ = keyed
+    client, ids = keyed
     spec = client.get("/openapi.json").json()
     schemes = spec["components"]["securitySchemes"]
     assert {"ReadKey", "ReadBearer"} <= set(schemes)
-    for path in ("/v1/invoices/{invoice_no}", "/v1/customers/{customer_id}/invoices"):
+    for path in READS:
         operation = spec["paths"][path]["get"]
-        assert {"ReadKey", "ReadBearer"} <= {k for s in operation["security"] for k in s}
-        for status in ("401", "404"):
+        assert operation["security"] == [{"ReadKey": []}, {"ReadBearer": []}], path  # required: a key is set
+        for status in ("401", "404", "422", "503"):
             ref = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
             assert ref.endswith("/ErrorBody"), (path, status)
+    assert "HTTPValidationError" not in json.dumps(spec)  # a 422 has the one error shape, as the server sends it
+    invalid = client.get(f"/v1/customers/{ids['customer']}/invoices", params={"limit": 0},
+                         headers={"X-API-Key": "old-read-key"})
+    assert invalid.status_code == 422 and set(invalid.json()) == {"error", "message"}
+
+
+def test_without_a_read_key_the_document_says_reads_need_none(project: Project,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    with client_for(project, monkeypatch, None) as client:
+        spec = client.get("/openapi.json").json()
+        for path in READS:
+            assert spec["paths"][path]["get"]["security"][0] == {}, path  # optional
 
 
 def test_health_names_backends_and_never_a_path(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,19 +7,22 @@ whole streaming platform on one laptop.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
 
-from cartflow.api.auth import env_keys, read_keys, require_read_key
+from cartflow.api.auth import READ_KEY_RESPONSES, env_keys, read_keys, require_read_key
 from cartflow.api.docs import mount_docs
 from cartflow.api.errors import install_handlers
 from cartflow.api.ingest import router as ingest_router
 from cartflow.api.reads import router as reads_router
+from cartflow.api.schemas import ErrorBody
 from cartflow.config import Project, load_project
 from cartflow.dashboard.routes import mount_dashboard
 from cartflow.stream.service import StreamServices, open_services
@@ -68,9 +71,45 @@ def create_app(project: Project, *, consumers: bool = True, services: StreamServ
     install_handlers(app)
     app.include_router(ingest_router)
     app.include_router(reads_router)
-    mount_dashboard(app, project, dependencies=[Depends(require_read_key)])
+    mount_dashboard(app, project, dependencies=[Depends(require_read_key)],
+                    responses={**READ_KEY_RESPONSES, **DASHBOARD_RESPONSES})
     mount_docs(app)
+    app.openapi = lambda: contract(app)  # type: ignore[method-assign]
     return app
+
+
+DASHBOARD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A filter that does not parse (dates YYYY-MM-DD)"},
+    404: {"model": ErrorBody, "description": "No such panel"},
+    503: {"model": ErrorBody, "description": "The published marts cannot be read"}}
+
+
+def contract(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's OpenAPI document, corrected to what the server really answers.
+
+    * A 422 from parameter validation has the error shape of every other error
+      (`install_handlers`), not FastAPI's `HTTPValidationError`.
+    * Without a configured read key, reads need none: their security is optional (`{}`).
+    """
+    if app.openapi_schema:
+        return app.openapi_schema
+    spec = get_openapi(title=app.title, version=app.version, summary=app.summary, description=app.description,
+                       routes=app.routes)
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            invalid = operation.get("responses", {}).get("422", {}).get("content", {}).get("application/json")
+            if invalid and invalid.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                invalid["schema"] = error_ref
+            security = operation.get("security")
+            if security and not app.state.read_keys and any("ReadKey" in s for s in security):
+                operation["security"] = [{}, *security]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if unused not in json.dumps(spec["paths"]):
+            schemas.pop(unused, None)
+    app.openapi_schema = spec
+    return spec
 
 
 def app_from_env() -> FastAPI:

@@ -18,7 +18,11 @@ from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from cartflow.api.errors import ApiError
+from cartflow.api.schemas import ErrorBody
 from cartflow.config import Project
+
+READ_KEY_RESPONSES: dict[int | str, dict] = {
+    401: {"model": ErrorBody, "description": "A read key is configured ([api] read_key_env) and was not sent"}}
 
 read_key_header = APIKeyHeader(name="X-API-Key", scheme_name="ReadKey", auto_error=False,
                                description="A key from the environment variable named by [api] read_key_env "

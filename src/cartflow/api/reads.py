@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from cartflow.api.auth import require_read_key
+from cartflow.api.auth import READ_KEY_RESPONSES, require_read_key
 from cartflow.api.errors import ApiError
 from cartflow.api.schemas import CustomerInvoicesOut, ErrorBody, InvoiceOut, customer_out, invoice_out
 from cartflow.serving.store import CursorError, StoreError
@@ -24,7 +24,7 @@ RECENT_ERROR_SECONDS = 60.0
 
 @router.get("/v1/invoices/{invoice_no}", response_model=InvoiceOut, tags=["purchase history"],
             dependencies=[Depends(require_read_key)],
-            responses={401: {"model": ErrorBody, "description": "A read key is configured and was not sent"},
+            responses={**READ_KEY_RESPONSES,
                        404: {"model": ErrorBody, "description": "No such invoice in the serving store"},
                        503: {"model": ErrorBody, "description": "The serving store is unreachable"}},
             summary="An invoice and its items")
@@ -50,7 +50,7 @@ def _rendered(invoice: Any) -> bytes | None:
 @router.get("/v1/customers/{customer_id}/invoices", response_model=CustomerInvoicesOut, tags=["purchase history"],
             dependencies=[Depends(require_read_key)],
             responses={400: {"model": ErrorBody, "description": "A cursor this API did not hand out"},
-                       401: {"model": ErrorBody, "description": "A read key is configured and was not sent"},
+                       **READ_KEY_RESPONSES,
                        404: {"model": ErrorBody, "description": "No invoice for this customer"},
                        422: {"model": ErrorBody, "description": "A query parameter out of range (limit 1-200)"},
                        503: {"model": ErrorBody, "description": "The serving store is unreachable"}},

@@ -91,10 +91,12 @@ def dashboard_router(dashboard: Dashboard) -> APIRouter:
     return router
 
 
-def mount_dashboard(app: FastAPI, storage_or_project: Any, dependencies: Sequence[Any] = ()) -> Dashboard:
+def mount_dashboard(app: FastAPI, storage_or_project: Any, dependencies: Sequence[Any] = (),
+                    responses: dict[int | str, dict[str, Any]] | None = None) -> Dashboard:
     """Serve the dashboard of a lake (a Storage, or a Project whose lake is opened) on `app`.
 
-    `dependencies` run before every dashboard route (the API passes its read-key check).
+    `dependencies` run before every dashboard route, `responses` document what they add
+    (the API passes its read-key check and its 401).
 
     The pre-aggregates start building in a background thread at once, so the first
     visitor does not wait for them (on an empty lake that is one directory listing).
@@ -106,7 +108,7 @@ def mount_dashboard(app: FastAPI, storage_or_project: Any, dependencies: Sequenc
         storage = open_lake(storage_or_project)
     dashboard = Dashboard(storage)
     app.state.dashboard = dashboard
-    app.include_router(dashboard_router(dashboard), dependencies=list(dependencies))
+    app.include_router(dashboard_router(dashboard), dependencies=list(dependencies), responses=responses)
     threading.Thread(target=_warm, args=(dashboard,), name="dashboard-warmup", daemon=True).start()
     return dashboard
 
