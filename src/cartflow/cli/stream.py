@@ -25,7 +25,9 @@ def serve(
     """Run the API: POST /v1/order-lines, purchase history, /v1/health, /metrics, docs at /docs.
 
     Writes need the X-API-Key header. The key is in the env var that \\[api] api_key_env names
-    (CARTFLOW_API_KEY by default); several comma-separated keys allow rotation.
+    (CARTFLOW_API_KEY by default); several comma-separated keys allow rotation. Reads and
+    the dashboard need a key too when the env var that \\[api] read_key_env names
+    (CARTFLOW_READ_KEY) holds one: set it on any server others can reach.
     """
     from rich.markup import escape
 
