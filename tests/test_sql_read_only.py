@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import duckdb
-import pytest
 from typer.testing import CliRunner
 
 from cartflow.cli import app

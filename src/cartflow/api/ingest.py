@@ -161,11 +161,11 @@ def bind_event_ids(store: ServingStore, parsed: Parsed) -> None:
         raise ApiError(503, "store_unavailable", f"{exc}; nothing from this request was accepted: retry later",
                        headers={"Retry-After": "1"}) from None
     reasons: dict[int, tuple[str, list[dict[str, Any]]]] = {}
-    for (event_id, _), exc in refused:
+    for (event_id, _), error in refused:
         for i, (other, _) in enumerate(claims):
             if other == event_id:
                 reasons[i] = ("invalid:event_id", [{"field": "event_id", "code": "invalid:event_id",
-                                                   "value": event_id, "message": f"the store refused it: {exc}"}])
+                                                   "value": event_id, "message": f"the store refused it: {error}"}])
     for i, (event_id, digest) in enumerate(claims):
         if i not in reasons and held.get(event_id, digest) != digest:
             reasons[i] = ("event_id_conflict", [{

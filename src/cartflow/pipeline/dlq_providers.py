@@ -117,6 +117,9 @@ class StreamDlq:
 
         cfg, lines, outcomes = project.config.stream, [], {}
         for e in entries:
+            if e.reason == "event_id_conflict":  # upserting it would replace the line that keeps the id
+                outcomes[e.id] = "rejected_again"
+                continue
             try:
                 lines.append(line_from_event(e.record.encode("utf-8"), currency=cfg.currency, source=cfg.source,
                                              date_format=cfg.invoice_date_format))

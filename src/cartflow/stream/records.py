@@ -309,7 +309,7 @@ def _plain_length(raw: Any, text: str) -> int:
 
 def _preview(value: Any) -> str:
     """A short text of a value that is not a string or an int, for an error message (never all of it)."""
-    text = _text(value) if isinstance(value, Decimal) else _dump(value)
+    text = str(_text(value)) if isinstance(value, Decimal) else _dump(value)
     return text if len(text) <= 200 else text[:200] + "…"
 
 
