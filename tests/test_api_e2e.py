@@ -116,3 +116,41 @@ def test_consumers_can_run_apart_from_the_api(project: Project, servers) -> None
             consumer.wait(timeout=5)
     assert "stopped" in out.read_text()
     assert raw_event_ids(project) == Counter({i: 1 for i in response.json()["event_ids"]})  # flushed on stop
+
+
+@pytest.mark.parametrize("store_backend", ["sqlite", "postgres"])
+def test_a_poison_line_never_stalls_the_lines_after_it(request: pytest.FixtureRequest, project: Project, servers,  # noqa: F811
+                                                       store_backend: str) -> None:
+    """Issue 13: a line the store cannot hold is rejected by the API or dead-lettered by the sink; never a stall."""
+    env: dict[str, str] = {}
+    if store_backend == "postgres":
+        env |= {"CARTFLOW__SERVING__BACKEND": "postgres", "CARTFLOW_SERVING_DSN": request.getfixturevalue("pg_dsn"),
+                "CARTFLOW__SERVING__PG_SCHEMA": request.getfixturevalue("pg_schema")}
+    server = servers(project, **env)
+    base = order_lines(1, seed=41)[0]
+    poison = [{**base, "InvoiceNo": "900001", "Quantity": 10**19}, {**base, "InvoiceNo": "900002", "UnitPrice": "1E+25"},
+              {**base, "InvoiceNo": "900003", "CustomerID": int("9" * 20)},
+              {**base, "InvoiceNo": "900004", "Quantity": 2**40, "UnitPrice": "0"},
+              {**base, "InvoiceNo": "900005", "Description": "NUL \x00 inside"}]
+    first = server.post(poison)
+    assert first.status_code in (202, 422), first.text
+    rejected = {poison[e["index"]]["InvoiceNo"] for e in first.json()["errors"]}
+    after = order_lines(5, seed=42)
+    assert server.post(after).status_code == 202
+    for record in after:
+        wait_until(lambda: server.get(f"/v1/invoices/{record['InvoiceNo']}").status_code == 200, timeout=30,
+                   what=f"{record['InvoiceNo']}, posted after the poison, readable")
+    wait_until(lambda: server.get("/v1/health").json()["consumers"]["serving-sink"]["lag"] == 0, timeout=30,
+               what="the serving sink caught up")
+    from cartflow.stream.deadletter import open_dead_letters
+
+    letters = open_dead_letters(project)
+    try:
+        sunk = {json.loads(d.record)["InvoiceNo"] for d in letters.list(limit=100) if d.origin == "serving-sink"}
+    finally:
+        letters.close()
+    for record in poison:  # each one: refused by the API, dead-lettered by the sink, or stored whole
+        invoice = record["InvoiceNo"]
+        stored = server.get(f"/v1/invoices/{invoice}").status_code == 200
+        assert (invoice in rejected) + (invoice in sunk) + stored == 1, (invoice, rejected, sunk, stored)
+    assert {"900001", "900002"} <= rejected | sunk
