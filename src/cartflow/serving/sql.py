@@ -64,10 +64,10 @@ def check_read_only(sql: str) -> None:
     for number, statement in enumerate(statements, start=1):
         if statement.type not in READ_ONLY:
             kind = statement.type.name
-            where = f"statement {number} is " if len(statements) > 1 else ""
+            where = f" (statement {number})" if len(statements) > 1 else ""
             raise RefusedStatement(
-                f"`cartflow sql` is read-only: {where}{kind}, and only queries (SELECT, WITH, SHOW, DESCRIBE, "
-                f"EXPLAIN …) run over the marts; pass --unsafe to run {kind} statements")
+                f"`cartflow sql` is read-only and refuses {kind} statements{where}: only queries (SELECT, WITH, "
+                "SHOW, DESCRIBE, EXPLAIN …) run over the marts; pass --unsafe to allow them")
 
 
 def query(storage: Storage, sql: str, *, unsafe: bool = False) -> tuple[list[str], list[tuple[Any, ...]]]:
