@@ -36,6 +36,8 @@ class LakeSection(_Strict):
     root: str = "lake"
     """Local directory (relative to the project) or `s3://bucket/prefix`."""
     raw_retention: Literal["keep", "delete_after_standardize"] = "keep"
+    """delete_after_standardize: a batch's raw object is deleted once it reconciled in silver
+    (manifest status `transformed`); its manifest row stays, marked `raw_deleted_at`."""
     endpoint: str | None = None
     region: str = "us-east-1"
     access_key_env: str = "AWS_ACCESS_KEY_ID"
@@ -120,6 +122,21 @@ class FilesSource(_EntitySource):
     currency: str | None = Field(default="GBP", pattern=_CURRENCY)
     inbox: bool = True
     """Also take files dropped in `<lake>/landing/<source>/` (moved to processed/ or rejected/ after)."""
+    settle_seconds: float = Field(default=5.0, ge=0)
+    """Take a file only once its size and modification time stayed the same this long (a copy in
+    progress is left for the next run). 0: every file is complete when it appears (a batch job
+    that writes elsewhere and renames, or tests)."""
+    ready_marker: str | None = Field(default=None, pattern=r"^[^/\\*?\[]+$")
+    """For producers that signal completion: `".done"` takes `x.csv` once `x.csv.done` exists;
+    a name such as `"_SUCCESS"` takes the files of a folder once it holds that file. With a
+    marker the quiet period is not waited for. Files ending .tmp/.part/.partial/.filepart/
+    .crdownload/.uploading are always left alone until renamed."""
+    follow_symlinks: bool = False
+    """A symbolic link in `path` is rejected (`symlink`) unless this is true: a link can point
+    anywhere on the machine, and its target can change under the same name."""
+    recursive: bool = False
+    """A directory `path` takes its direct files only; sub-folders are skipped with a note.
+    true: files in sub-folders too, named by their path below `path` (`2024/01/day.csv`)."""
 
 
 class HttpAuth(_Strict):

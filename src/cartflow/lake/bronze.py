@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from cartflow.config import CsvOptions
 from cartflow.entities import ORDER_LINES
 from cartflow.lake.storage import Storage
+from cartflow.runtime.text import printable
 
 ORDER_LINE_COLUMNS = ORDER_LINES.column_names
 
@@ -41,7 +42,14 @@ LINEAGE = pa.schema([
 
 
 class BronzeError(Exception):
-    """A raw file cannot be read at all; the message names source, file, row and field."""
+    """A raw file cannot be read at all; the message names source, file, row and field.
+
+    The message quotes the file (its name, header, a row, the parser's own words about
+    them): control characters in it are escaped, so it never drives a terminal.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(printable(message))
 
 
 @dataclass

@@ -230,6 +230,12 @@ class S3Storage:
             raise FileNotFoundError(self.uri(key))
         return int(head["ContentLength"])
 
+    def modified(self, key: str) -> float:
+        head = self._head(key)
+        if head is None:
+            raise FileNotFoundError(self.uri(key))
+        return float(head["LastModified"].timestamp())
+
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
         """Download to a private temp file (streamed, bounded memory), removed afterwards."""

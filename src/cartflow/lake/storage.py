@@ -41,6 +41,9 @@ class Storage(Protocol):
 
     def size(self, key: str) -> int: ...
 
+    def modified(self, key: str) -> float:
+        """Last modification time (epoch seconds): a files source takes a drop once it settled."""
+
     def local_copy(self, key: str) -> ContextManager[Path]:
         """A local file with the key's bytes, for readers that need a path (CSV parsers)."""
 
@@ -107,6 +110,9 @@ class LocalStorage:
 
     def size(self, key: str) -> int:
         return self._p(key).stat().st_size
+
+    def modified(self, key: str) -> float:
+        return self._p(key).stat().st_mtime
 
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:

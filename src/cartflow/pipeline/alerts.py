@@ -216,8 +216,11 @@ def run_alerts(project: Project, result: Any) -> list[Alert]:
         alerts.append(Alert("run_failed", "error", f"run {result.run_id} failed",
                             result.error or "see `cartflow runs " + result.run_id + "`", name, result.run_id, stats))
     elif result.status == "partial" and cfg.on_partial:
-        alerts.append(Alert("run_partial", "warning", f"run {result.run_id} partial: optional source(s) failed",
-                            result.error or "", name, result.run_id, stats))
+        rejected = getattr(result, "rejected_files", None) or {}
+        what = " and ".join(w for w, on in (("optional source(s) failed", result.failed_sources),
+                                             (f"{len(rejected)} file(s) rejected", rejected)) if on)
+        alerts.append(Alert("run_partial", "warning", f"run {result.run_id} partial: {what or 'see the run'}",
+                            result.error or "", name, result.run_id, {**stats, "rejected_files": rejected}))
     elif result.status == "succeeded" and cfg.on_success:
         alerts.append(Alert("run_succeeded", "info", f"run {result.run_id} succeeded",
                             f"{result.new_batches} new batch(es) in {result.seconds:.1f}s", name, result.run_id,

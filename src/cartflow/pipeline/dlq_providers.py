@@ -150,11 +150,20 @@ class StreamDlq:
 # -- rejected files ------------------------------------------------------------------------
 _FILE_REASONS = (("the file is empty", "empty_file"), ("missing column", "missing_column"),
                  ("not valid", "encoding"), ("text (", "encoding"), ("file in a", "wrong_extension"))
+_HEAD_BYTES = 2000
 
 
 class RejectedFilesDlq:
+    """Files a `files` source refused, and landed batches bronze could not read.
+
+    Two homes, one queue: the lake inbox moves a refused file to
+    `landing/<source>/rejected/` (id `<source>/<file>`); a file in a configured `path`
+    stays where it is and a batch bronze refused stays in raw, both recorded in the state
+    store as a `rejected` manifest (id `<source>/<file>@<batch id prefix>`).
+    """
+
     name = "files"
-    description = "files the landing inbox rejected (<lake>/landing/<source>/rejected/)"
+    description = "files a files source rejected (inbox: <lake>/landing/<source>/rejected/; path and bronze: state)"
 
     def _sources(self, project: Project) -> dict[str, Any]:
         from cartflow.config import FilesSource
@@ -165,7 +174,14 @@ class RejectedFilesDlq:
     def _items(self, project: Project) -> list[DlqItem]:
         from cartflow.lake.storage import open_lake
 
-        storage, items = open_lake(project), []
+        storage = open_lake(project)
+        items = self._inbox_items(project, storage) + self._recorded_items(project)
+        return sorted(items, key=lambda i: (i.at or "", i.id), reverse=True)
+
+    def _inbox_items(self, project: Project, storage: Any) -> list[DlqItem]:
+        from cartflow.runtime.text import printable
+
+        items = []
         for name in self._sources(project):
             prefix = f"landing/{name}/rejected/"
             for key in storage.list(prefix.rstrip("/")):
@@ -175,11 +191,34 @@ class RejectedFilesDlq:
                 meta: dict[str, Any] = {}
                 if storage.exists(key + ".reason.json"):
                     meta = json.loads(storage.read_bytes(key + ".reason.json"))
-                text = str(meta.get("reason", "rejected (no reason recorded)"))
-                code = next((c for needle, c in _FILE_REASONS if needle in text), "unreadable")
+                text = printable(meta.get("reason", "rejected (no reason recorded)"))
+                code = meta.get("code") or next((c for needle, c in _FILE_REASONS if needle in text), "unreadable")
                 items.append(DlqItem(self.name, f"{name}/{rest}", code, name, meta.get("rejected_at"), text,
-                                     detail={"key": key, "bytes": storage.size(key), **meta}))
-        return sorted(items, key=lambda i: (i.at or "", i.id), reverse=True)
+                                     detail={"key": key, "bytes": storage.size(key), "where": "inbox", **meta}))
+        return items
+
+    def _recorded_items(self, project: Project) -> list[DlqItem]:
+        """Rejections of configured paths and of bronze, from the state store (the inbox's are above)."""
+        from cartflow.lake.raw import rejection_of
+        from cartflow.runtime.backends import open_state
+
+        state = open_state(project)
+        try:
+            rows = state.manifests(status="rejected") + state.manifests(status="retry")
+        finally:
+            state.close()
+        items = []
+        for m in rows:
+            why = rejection_of(m)
+            if why.get("where") == "inbox":
+                continue
+            items.append(DlqItem(self.name, f"{m.source}/{why.get('file', m.source_file)}@{m.batch_id[:8]}",
+                                 str(why.get("code", "unreadable")), m.source, why.get("rejected_at"),
+                                 str(why.get("reason", "")),
+                                 detail={**why, "batch_id": m.batch_id, "bytes": m.bytes, "raw_key": m.raw_key,
+                                         "raw_deleted_at": m.raw_deleted_at, "entity": m.entity,
+                                         "state": m.status}))
+        return items
 
     def counts(self, project: Project) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -192,51 +231,111 @@ class RejectedFilesDlq:
         return _with_status(project, self.name, items[:limit])
 
     def show(self, project: Project, item_id: str) -> DlqItem | None:
-        from cartflow.lake.storage import open_lake
-
-        matches = [i for i in self._items(project) if i.id == item_id] or \
-            [i for i in self._items(project) if i.id.startswith(item_id)]
+        items = self._items(project)
+        matches = [i for i in items if i.id == item_id] or [i for i in items if i.id.startswith(item_id)]
         if len(matches) != 1:
             return None
         item = matches[0]
-        source = self._sources(project)[item.source]
-        head = open_lake(project).read_bytes(item.detail["key"])[:2000]
-        item.detail["head"] = head.decode(getattr(source.csv, "encoding", "utf-8"), "replace").splitlines()[:5]
+        item.detail["head"] = self._head(project, item)
         return _with_status(project, self.name, [item])[0]
+
+    def _head(self, project: Project, item: DlqItem) -> list[str]:
+        """The first lines of the file, escaped (never raw control bytes), or why they cannot be shown."""
+        from pathlib import Path
+
+        from cartflow.lake.storage import open_lake
+        from cartflow.runtime.text import printable_bytes
+
+        source = project.config.sources.get(item.source)
+        encoding = getattr(getattr(source, "csv", None), "encoding", "utf-8")
+        where = item.detail.get("where")
+        if where == "inbox":
+            data = open_lake(project).read_bytes(item.detail["key"])[:_HEAD_BYTES]
+        elif where == "bronze":
+            storage = open_lake(project)
+            if item.detail.get("raw_deleted_at") or not storage.exists(item.detail["raw_key"]):
+                return [f"(the raw copy is gone: {item.detail.get('raw_deleted_at') and 'deleted by [lake] raw_retention' or 'not in the lake'})"]
+            data = storage.read_bytes(item.detail["raw_key"])[:_HEAD_BYTES]
+        else:
+            path = Path(item.detail.get("location", ""))
+            if item.reason == "symlink" or path.is_symlink():
+                return [f"(a symbolic link to {item.detail.get('target', '?')}: not read)"]
+            try:
+                with path.open("rb") as f:
+                    data = f.read(_HEAD_BYTES)
+            except OSError as exc:
+                return [f"(cannot read {printable_bytes(str(path).encode())}: {exc.strerror or exc})"]
+        return [printable_bytes(line, encoding) for line in data.splitlines()[:5]]
 
     def replay(self, project: Project, ids: list[str] | None, *, reason: str | None = None,
                dry_run: bool = False) -> ReplayResult:
-        """Move the files back into their inbox (after a fix); the next run takes them, once."""
+        """Take the files again after a fix; the next run does it, once.
+
+        Inbox files move back into the inbox. A file in a configured path, or a batch bronze
+        refused, is queued for the next run to check (or convert) again. A file rejected as
+        `changed_after_landing` is not replayable: landing it would count both versions.
+        """
         from cartflow.runtime.lock import RunLock
         from cartflow.lake.storage import open_lake
 
         items = self._items(project)
-        chosen = [i for i in items if (not ids or i.id in ids) and (not reason or i.reason.startswith(reason))]
+        chosen = [i for i in items if (not ids or i.id in ids or any(i.id.startswith(x) for x in ids))
+                  and (not reason or i.reason.startswith(reason))]
         if ids:
-            missing = sorted(set(ids) - {i.id for i in chosen})
+            missing = sorted(x for x in ids if not any(i.id == x or i.id.startswith(x) for i in chosen))
             if missing:
                 raise DlqError(f"no rejected file {', '.join(missing)}: `cartflow dlq list files` shows them "
                                "(a file already replayed is back in the inbox, or processed)")
         result = ReplayResult(self.name, selected=len(chosen))
-        if dry_run or not chosen:
-            result.messages.append("nothing to replay" if not chosen else
-                                   f"would move {len(chosen)} file(s) back into their inbox")
-            return result
+        refused = [i for i in chosen if i.reason == "changed_after_landing"]
+        for i in refused:
+            result.messages.append(
+                f"{i.id}: not replayed: this name was landed before with other content, and landing it again "
+                "would count both versions. Put the rows that are new (or corrected) in a file with a new name")
         storage = open_lake(project)
+        gone = [i for i in chosen if i.detail.get("where") == "bronze" and i not in refused
+                and (i.detail.get("raw_deleted_at") or not storage.exists(i.detail["raw_key"]))]
+        for i in gone:
+            result.messages.append(f"{i.id}: not replayed: its raw copy is gone "
+                                   f"({'deleted by [lake] raw_retention' if i.detail.get('raw_deleted_at') else 'not in the lake'}"
+                                   "); drop the file again under a new name")
+        todo = [i for i in chosen if i not in refused and i not in gone]
+        result.failed = len(refused) + len(gone)
+        if dry_run or not todo:
+            result.messages.append("nothing to replay" if not todo else
+                                   f"would queue {len(todo)} file(s) for the next run")
+            return result
         with RunLock(project.work_dir / "run.lock", "dlq-replay-files"):  # never under a run taking the inbox
-            for item in chosen:
-                key = item.detail["key"]
-                target = f"landing/{item.source}/{item.id.split('/', 1)[1]}"
-                if storage.exists(target):
-                    target = f"landing/{item.source}/replayed-{utcnow().replace(':', '')}-{target.rsplit('/', 1)[1]}"
-                storage.move(key, target)
-                storage.delete(key + ".reason.json")
+            for item in todo:
+                if item.detail.get("where") == "inbox":
+                    self._back_to_inbox(storage, item)
+                else:
+                    self._requeue(project, item)
         log = ReplayLog(project)
         try:
-            log.record(self.name, {i.id: "replayed" for i in chosen}, note="moved back into the inbox")
+            log.record(self.name, {i.id: "replayed" for i in todo}, note="queued for the next run")
         finally:
             log.close()
-        result.replayed = len(chosen)
-        result.messages.append(f"{len(chosen)} file(s) moved back into the inbox: the next run (or `cartflow "
-                               "watch`) takes them; a file rejected again comes back here with its reason")
+        result.replayed = len(todo)
+        result.messages.append(f"{len(todo)} file(s) queued: the next run (or `cartflow watch`) takes them again; "
+                               "a file rejected again comes back here with its reason")
         return result
+
+    def _back_to_inbox(self, storage: Any, item: DlqItem) -> None:
+        key = item.detail["key"]
+        target = f"landing/{item.source}/{item.id.split('/', 1)[1]}"
+        if storage.exists(target):
+            target = f"landing/{item.source}/replayed-{utcnow().replace(':', '')}-{target.rsplit('/', 1)[1]}"
+        storage.move(key, target)
+        storage.delete(key + ".reason.json")
+
+    def _requeue(self, project: Project, item: DlqItem) -> None:
+        """A bronze rejection is converted again (`landed`); a path file is checked again (`retry`)."""
+        from cartflow.runtime.backends import open_state
+
+        state = open_state(project)
+        try:
+            status = "landed" if item.detail.get("where") == "bronze" else "retry"
+            state.update_manifest(item.source, item.detail["entity"], item.detail["batch_id"], status=status)
+        finally:
+            state.close()

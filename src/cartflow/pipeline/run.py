@@ -50,6 +50,8 @@ class RunResult:
     layer_rows: dict[str, int] = field(default_factory=dict)
     quarantine: dict[str, int] = field(default_factory=dict)
     failed_sources: dict[str, str] = field(default_factory=dict)
+    rejected_files: dict[str, str] = field(default_factory=dict)
+    """Files (or landed batches) this run rejected, "<source>/<file>" -> "code: reason"; the run is `partial`."""
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     batch_ids: list[str] = field(default_factory=list)
@@ -164,7 +166,7 @@ def stage_extract(ctx: RunContext) -> None:
 
 
 def stage_bronze(ctx: RunContext) -> None:
-    bronze = to_bronze(ctx.project, ctx.storage, ctx.state, ctx.reporter)
+    bronze = to_bronze(ctx.project, ctx.storage, ctx.state, ctx.reporter, run_id=ctx.result.run_id)
     ctx.result.failed_sources.update(bronze.failed)
     ctx.result.warnings += bronze.warnings
 
@@ -179,6 +181,10 @@ def stage_transform(ctx: RunContext) -> None:
     else:
         ctx.result.batch_ids = [m.batch_id for m in run_models(ctx.project, ctx.storage, ctx.state, ctx.reporter)]
     ctx.result.new_batches = len(ctx.result.batch_ids)
+    if ctx.project.config.lake.raw_retention == "delete_after_standardize":
+        from cartflow.lake.raw import delete_standardized_raw
+
+        ctx.result.warnings += delete_standardized_raw(ctx.storage, ctx.state)[1]
 
 
 def stage_quality(ctx: RunContext) -> None:
@@ -225,15 +231,23 @@ STAGES: tuple[tuple[str, Callable[[RunContext], None]], ...] = (
 
 
 def settle_status(ctx: RunContext) -> None:
-    """succeeded / partial (an optional source failed) / failed (a required one did)."""
+    """succeeded / partial (an optional source failed, or files were rejected) / failed (a required source did)."""
     result, sources = ctx.result, ctx.project.config.sources
+    from cartflow.lake.raw import rejected_in_run, rejection_of
+
+    for m in rejected_in_run(ctx.state, result.run_id):
+        why = rejection_of(m)
+        result.rejected_files[f"{m.source}/{why.get('file', m.source_file)}"] = f"{why.get('code')}: {why.get('reason')}"
     required_failed = [s for s in result.failed_sources if getattr(sources.get(s), "required", True)]
     if required_failed:
         result.status = "failed"
         result.error = "; ".join(result.failed_sources[s] for s in required_failed)
-    elif result.failed_sources:
+    elif result.failed_sources or result.rejected_files:
         result.status = "partial"
-        result.error = "; ".join(result.failed_sources.values())
+        rejected = (f"{len(result.rejected_files)} file(s) rejected (`cartflow dlq list files`): "
+                    + "; ".join(f"{k} ({v.split(':', 1)[0]})" for k, v in result.rejected_files.items())
+                    if result.rejected_files else "")
+        result.error = "; ".join([*result.failed_sources.values(), *([rejected] if rejected else [])])
     else:
         result.status = "succeeded"
 
@@ -308,7 +322,7 @@ def _range(restate: "Restatement | None") -> str | None:
 def _stats(result: RunResult) -> dict[str, Any]:
     return {"new_batches": result.new_batches, "stage_seconds": result.stage_seconds,
             "layer_rows": result.layer_rows, "quarantine": result.quarantine,
-            "failed_sources": result.failed_sources, "warnings": result.warnings,
+            "failed_sources": result.failed_sources, "rejected_files": result.rejected_files, "warnings": result.warnings,
             "breaches": [asdict(b) for b in result.breaches], "restated": result.restated,
             "crashed_run": result.crashed_run}
 

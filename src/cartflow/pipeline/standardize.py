@@ -17,9 +17,12 @@ import pyarrow.parquet as pq
 from cartflow.config import FilesSource, HttpSource, PostgresSource, Project, StreamSection
 from cartflow.lake.bronze import BronzeError, csv_to_bronze
 from cartflow.lake.entities import NEW_ENTITIES
+from cartflow.lake.raw import Rejection, record_rejection
 from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
 from cartflow.runtime.state import Manifest, SqliteState
+from cartflow.runtime.text import printable
+from cartflow.sources.file_checks import rejection_code
 from cartflow.transform.runner import TransformSettings, reconcile, transform
 
 ENTITIES = ("order_lines", *NEW_ENTITIES)
@@ -34,10 +37,17 @@ class BronzeOutcome:
     converted: list[Manifest] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # source -> error
     warnings: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)  # "<source>/<file>" -> reason
 
 
-def to_bronze(project: Project, storage: Storage, state: SqliteState, reporter: Reporter) -> BronzeOutcome:
-    """Convert every landed batch to bronze; a bad file fails its source, not the others."""
+def to_bronze(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
+              run_id: str | None = None) -> BronzeOutcome:
+    """Convert every landed batch to bronze; a batch that cannot be read is rejected, not its source.
+
+    The rejected batch keeps its raw copy and gets status `rejected` with its reason
+    (`cartflow dlq list files` shows it; replay after a fix converts it again); every
+    other batch, of that source too, goes on. The run ends `partial`.
+    """
     outcome = BronzeOutcome()
     landed = state.manifests(status="landed")
     stage = reporter.stage("bronze", total=len(landed))
@@ -45,14 +55,19 @@ def to_bronze(project: Project, storage: Storage, state: SqliteState, reporter: 
         source = project.config.sources.get(m.source)
         if source is None and m.source == project.config.stream.source:
             source = project.config.stream  # batches the stream's raw sink landed
-        if source is None or m.source in outcome.failed:
+        if source is None:
             stage.advance()
             continue
         try:
             result = _convert(storage, m, source, project)
         except BronzeError as exc:
-            outcome.failed[m.source] = str(exc)
-            state.update_manifest(m.source, m.entity, m.batch_id, status="failed")
+            reason = str(exc)
+            record_rejection(state, source=m.source, entity=m.entity, batch_id=m.batch_id, name=m.source_file,
+                             size=m.bytes, rejection=Rejection(rejection_code(reason), reason), run_id=run_id,
+                             where="bronze", location=m.raw_key, raw=m.raw_key)
+            outcome.rejected[f"{m.source}/{m.source_file}"] = reason
+            reporter.message(f"source {m.source}: rejected {printable(m.source_file)} (batch {m.batch_id[:12]}, "
+                             f"kept in raw; `cartflow dlq list files` shows it): {reason}")
             stage.advance()
             continue
         outcome.warnings += result.warnings

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from cartflow.runtime.state import Manifest, utcnow
+from cartflow.runtime.state import MANIFEST_COLUMNS, Manifest, utcnow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifests (
@@ -36,8 +36,12 @@ CREATE TABLE IF NOT EXISTS manifests (
     status TEXT NOT NULL,
     bronze_key TEXT,
     run_id TEXT,
+    rejection TEXT,
+    raw_deleted_at TEXT,
     PRIMARY KEY (source, entity, batch_id)
 );
+ALTER TABLE manifests ADD COLUMN IF NOT EXISTS rejection TEXT;
+ALTER TABLE manifests ADD COLUMN IF NOT EXISTS raw_deleted_at TEXT;
 CREATE INDEX IF NOT EXISTS manifests_status ON manifests (status, entity);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -69,8 +73,6 @@ CREATE TABLE IF NOT EXISTS watermarks (
 );
 """
 
-_MANIFEST_COLUMNS = ("source", "entity", "batch_id", "raw_key", "source_file", "bytes", "rows",
-                     "extracted_at", "watermark", "status", "bronze_key", "run_id")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 #: any constant works: it only serialises schema creation between processes
 _DDL_LOCK_KEY = 0x636172746C6F77  # "cartflow"
@@ -160,24 +162,31 @@ class PostgresState:
     def add_manifest(self, m: Manifest) -> bool:
         """Insert; False when the batch was already known (same content = same batch)."""
         return self._rowcount(
-            "INSERT INTO manifests VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
-            (m.source, m.entity, m.batch_id, m.raw_key, m.source_file, m.bytes, m.rows,
-             m.extracted_at, m.watermark, m.status, m.bronze_key, m.run_id),
+            f"INSERT INTO manifests ({', '.join(MANIFEST_COLUMNS)}) VALUES "
+            f"({','.join(['%s'] * len(MANIFEST_COLUMNS))}) ON CONFLICT DO NOTHING",
+            tuple(getattr(m, c) for c in MANIFEST_COLUMNS),
         ) == 1
 
     def update_manifest(self, source: str, entity: str, batch_id: str, **fields: Any) -> None:
-        unknown = set(fields) - set(_MANIFEST_COLUMNS)
+        unknown = set(fields) - set(MANIFEST_COLUMNS)
         if unknown:
             raise ValueError(f"update_manifest: unknown column(s) {sorted(unknown)}")
         sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in fields)
         self._q(sql.SQL("UPDATE manifests SET {} WHERE source=%s AND entity=%s AND batch_id=%s").format(sets),
                 (*fields.values(), source, entity, batch_id))
 
-    def manifests(self, status: str | None = None, entity: str | None = None) -> list[Manifest]:
+    def manifests(self, status: str | None = None, entity: str | None = None,
+                  source: str | None = None) -> list[Manifest]:
+        """Batches (optionally of one status, entity, source); rejection records only by status."""
         query, params = "SELECT * FROM manifests WHERE 1=1", []
+        if source:
+            query += " AND source=%s"
+            params.append(source)
         if status:
             query += " AND status=%s"
             params.append(status)
+        else:  # batches only: a rejection record holds no landed content (ask for status="rejected")
+            query += " AND status NOT IN ('rejected', 'retry')"
         if entity:
             query += " AND entity=%s"
             params.append(entity)

@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS manifests (
     status TEXT NOT NULL,
     bronze_key TEXT,
     run_id TEXT,
+    rejection TEXT,
+    raw_deleted_at TEXT,
     PRIMARY KEY (source, entity, batch_id)
 );
 CREATE TABLE IF NOT EXISTS runs (
@@ -79,6 +81,16 @@ class Manifest:
     status: str
     bronze_key: str | None = None
     run_id: str | None = None
+    rejection: str | None = None
+    """status `rejected`: why, as JSON (code, reason, file, where, rejected_at, run_id)."""
+    raw_deleted_at: str | None = None
+    """When `[lake] raw_retention` deleted the raw object (the row stays: lineage and dedupe)."""
+
+
+MANIFEST_COLUMNS = ("source", "entity", "batch_id", "raw_key", "source_file", "bytes", "rows", "extracted_at",
+                    "watermark", "status", "bronze_key", "run_id", "rejection", "raw_deleted_at")
+#: columns added after the first release: created on open when an older state store lacks them
+ADDED_MANIFEST_COLUMNS = ("rejection", "raw_deleted_at")
 
 
 class SqliteState:
@@ -93,6 +105,10 @@ class SqliteState:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(manifests)")}
+        for column in ADDED_MANIFEST_COLUMNS:
+            if column not in have:
+                self._db.execute(f"ALTER TABLE manifests ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -112,24 +128,34 @@ class SqliteState:
         """Insert; False when the batch was already known (same content = same batch)."""
         with self._lock:
             cur = self._db.execute(
-                "INSERT INTO manifests VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                (m.source, m.entity, m.batch_id, m.raw_key, m.source_file, m.bytes, m.rows,
-                 m.extracted_at, m.watermark, m.status, m.bronze_key, m.run_id),
+                f"INSERT INTO manifests ({', '.join(MANIFEST_COLUMNS)}) VALUES "
+                f"({','.join('?' * len(MANIFEST_COLUMNS))}) ON CONFLICT DO NOTHING",
+                tuple(getattr(m, c) for c in MANIFEST_COLUMNS),
             )
             return cur.rowcount == 1
 
     def update_manifest(self, source: str, entity: str, batch_id: str, **fields: Any) -> None:
+        unknown = set(fields) - set(MANIFEST_COLUMNS)
+        if unknown:
+            raise ValueError(f"update_manifest: unknown column(s) {sorted(unknown)}")
         cols = ", ".join(f"{k}=?" for k in fields)
         self._q(
             f"UPDATE manifests SET {cols} WHERE source=? AND entity=? AND batch_id=?",
             (*fields.values(), source, entity, batch_id),
         )
 
-    def manifests(self, status: str | None = None, entity: str | None = None) -> list[Manifest]:
+    def manifests(self, status: str | None = None, entity: str | None = None,
+                  source: str | None = None) -> list[Manifest]:
+        """Batches (optionally of one status, entity, source); rejection records only by status."""
         sql, params = "SELECT * FROM manifests WHERE 1=1", []
+        if source:
+            sql += " AND source=?"
+            params.append(source)
         if status:
             sql += " AND status=?"
             params.append(status)
+        else:  # batches only: a rejection record holds no landed content (ask for status="rejected")
+            sql += " AND status NOT IN ('rejected', 'retry')"
         if entity:
             sql += " AND entity=?"
             params.append(entity)

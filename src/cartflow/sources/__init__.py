@@ -13,12 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from cartflow.config import FilesSource, HttpSource, PostgresSource, Project
-from cartflow.lake.raw import land_file
 from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
 from cartflow.runtime.state import SqliteState
 from cartflow.sources.errors import SourceError
-from cartflow.sources.files import discover, inbox_keys, take_inbox
+from cartflow.sources.files import extract_files
 
 __all__ = ["extract", "SourceError"]
 
@@ -41,18 +40,4 @@ def extract(project: Project, storage: Storage, state: SqliteState, reporter: Re
 
 def _extract_files(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
                    name: str, source: FilesSource, run_id: str) -> int:
-    inbox = source.inbox and bool(inbox_keys(storage, name))
-    files = [] if inbox and not project.resolve(source.path).exists() else discover(project, name, source)
-    stage = reporter.stage(f"extract {name}", total=len(files))
-    new = 0
-    for path in files:
-        if land_file(storage, state, source=name, entity=source.entity, path=path, run_id=run_id):
-            new += 1
-        stage.advance(detail=path.name)
-    if source.inbox:
-        taken = take_inbox(storage, state, name, source, run_id)
-        new += taken.landed
-        for file, reason in taken.rejected.items():
-            reporter.message(f"source {name}: rejected {file} (moved to landing/{name}/rejected/): {reason}")
-    stage.done(f"{new} new file(s)")
-    return new
+    return extract_files(project, storage, state, reporter, name, source, run_id)
