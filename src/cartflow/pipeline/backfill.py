@@ -109,6 +109,7 @@ def restate_range(project: Project, storage: Storage, state: SqliteState, report
     else:
         assert restatement.start and restatement.end
         selected = batches_in_range(project, storage, restatement.start, restatement.end, known)
+    _require_bronze(storage, every)
     if not selected:
         raise BackfillError(f"no batch holds order lines from {restatement.start} to {restatement.end}: nothing "
                             "to restate (check the dates; `cartflow sql` can show the data's date range)")
@@ -137,6 +138,25 @@ def restate_range(project: Project, storage: Storage, state: SqliteState, report
             "to": str(restatement.end) if restatement.end else None, "reason": restatement.reason,
             "batches": selected, "rebuilt_from_batches": len(every),
             "models": list(RESTATE_MODELS), "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _require_bronze(storage: Storage, batches: list[Any]) -> None:
+    """A restatement rebuilds from bronze: every batch's bronze file must be there.
+
+    When one is gone, say which, and whether its raw copy could rebuild it (or is gone
+    too, by `[lake] raw_retention`), instead of letting the rebuild lose its rows.
+    """
+    present = set(storage.list("bronze"))
+    missing = [m for m in batches if m.bronze_key and m.bronze_key not in present]
+    if not missing:
+        return
+    from cartflow.lake.raw import raw_gone
+
+    shown = "; ".join(f"{m.bronze_key}: " + (raw_gone(m) or f"its raw copy {m.raw_key} is still there")
+                      for m in missing[:5]) + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
+    raise BackfillError(f"{len(missing)} batch(es) have no bronze file, and a restatement rebuilds silver and gold "
+                        f"from bronze: {shown}. Restore the bronze files from a backup before restating (a batch "
+                        "whose raw copy was deleted cannot be converted to bronze again)")
 
 
 def _plan_restatement(settings: Any, start: date | None, end: date | None, progress: Any) -> None:

@@ -200,9 +200,11 @@ class QuarantineDlq:
 
     def _item(self, row: dict[str, Any]) -> DlqItem:
         shown = ",".join("" if row[c] is None else str(row[c]) for c in _Q_COLUMNS[5:13])
+        from cartflow.runtime.text import printable  # a quarantined row is a file's content: never raw bytes
+
         return DlqItem(self.name, f"{row['_batch_id']}:{row['_source_row']}", row["reason"], row["_source_file"],
                        str(row["_ingested_at"]) if row["_ingested_at"] else None,
-                       f"{row['field'] or '-'}={row['raw_value']!r} | {shown}",
+                       printable(f"{row['field'] or '-'}={row['raw_value']!r} | {shown}"),
                        detail={k: (v if isinstance(v, (str, int, type(None))) else str(v)) for k, v in row.items()})
 
     def list(self, project: Project, *, limit: int = 50, reason: str | None = None) -> list[DlqItem]:
@@ -227,7 +229,8 @@ class QuarantineDlq:
         if m:
             item.source = m.source
             item.detail["manifest"] = {"source": m.source, "raw_key": m.raw_key, "source_file": m.source_file,
-                                       "extracted_at": m.extracted_at, "run_id": m.run_id}
+                                       "extracted_at": m.extracted_at, "run_id": m.run_id,
+                                       "raw_deleted_at": m.raw_deleted_at}
         return item
 
     def replay(self, project: Project, ids: list[str] | None, *, reason: str | None = None,

@@ -60,8 +60,9 @@ def to_bronze(project: Project, storage: Storage, state: SqliteState, reporter: 
             continue
         try:
             result = _convert(storage, m, source, project)
-        except BronzeError as exc:
-            reason = str(exc)
+        except (BronzeError, UnicodeError) as exc:  # pyarrow can raise a bare decode error on a binary header
+            reason = str(exc) if isinstance(exc, BronzeError) else printable(
+                f"{m.source}: {m.source_file}: not readable as text ({exc})")
             record_rejection(state, source=m.source, entity=m.entity, batch_id=m.batch_id, name=m.source_file,
                              size=m.bytes, rejection=Rejection(rejection_code(reason), reason), run_id=run_id,
                              where="bronze", location=m.raw_key, raw=m.raw_key)

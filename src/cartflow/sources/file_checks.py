@@ -26,7 +26,7 @@ from cartflow.lake.bronze import BronzeError, map_header
 from cartflow.lake.raw import Rejection
 from cartflow.runtime.text import printable
 
-__all__ = ["IN_PROGRESS_SUFFIXES", "Rejection", "check_file", "in_progress", "is_marker", "marker_ready",
+__all__ = ["CLOCK", "IN_PROGRESS_SUFFIXES", "Clock", "Rejection", "check_file", "in_progress", "is_marker", "marker_ready",
            "rejection_code", "settle"]
 
 #: names producers give a file while writing it, and rename when done
@@ -66,9 +66,21 @@ def marker_ready(name: str, present: set[str], marker: str) -> bool:
     return folder + marker in present
 
 
+class Clock:
+    """What `settle` reads the time with and waits with (a test puts a writer in `sleep`)."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+CLOCK = Clock()
+
+
 def settle(items: list[T], stat: Callable[[T], tuple[int, float] | None], seconds: float, *,
-           clock: Callable[[], float] = time.time,
-           sleep: Callable[[float], None] = time.sleep) -> tuple[list[T], list[T]]:
+           clock: Clock = CLOCK) -> tuple[list[T], list[T]]:
     """Split `items` into (settled, still changing): size and mtime unchanged for `seconds`.
 
     A file last modified at least `seconds` ago is settled. For younger ones the run waits
@@ -78,12 +90,12 @@ def settle(items: list[T], stat: Callable[[T], tuple[int, float] | None], second
     """
     if seconds <= 0:
         return list(items), []
-    now = clock()
+    now = clock.now()
     first = [stat(i) for i in items]
     young = {n for n, seen in enumerate(first) if seen is not None and now - seen[1] < seconds}
     if young:
         youngest = max(first[n][1] for n in young)  # type: ignore[index]
-        sleep(max(0.0, min(seconds, seconds - (now - youngest))))
+        clock.sleep(max(0.0, min(seconds, seconds - (now - youngest))))
     ready, waiting = [], []
     for n, item in enumerate(items):
         if first[n] is None:
