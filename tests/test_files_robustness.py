@@ -52,8 +52,8 @@ def configure(project: Project, **source: object) -> Project:
             old = f'{key[5:]} = "keep"'
             assert old in text
             text = text.replace(old, f"{key[5:]} = {shown}")
-        elif key == "encoding":
-            text = re.sub(r'(?m)^encoding = "[^"]*"', f"encoding = {shown}", text)
+        elif re.search(rf"(?m)^{key} = ", text):  # encoding, settle_seconds: already written by `init`
+            text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {shown}", text, count=1)
         else:
             text = text.replace('required = true\n', f"required = true\n{key} = {shown}\n", 1)
     path.write_text(text)

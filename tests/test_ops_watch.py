@@ -143,11 +143,11 @@ def test_inboxes_follow_the_source_paths(project: Project) -> None:
 
 
 def test_cli_watch_runs_once_and_exits(project: Project, landing: Path) -> None:
-    (landing / "empty.csv").write_bytes(b"")  # a bad file: the run fails fast (no SQLMesh), watch goes on
+    (landing / "empty.csv").write_bytes(b"")  # a bad file: rejected, the run is partial (no SQLMesh), watch goes on
     out = subprocess.run([sys.executable, "-m", "cartflow.cli", "watch", "-p", str(project.root), "--debounce", "0.1",
                           "--poll", "0.1", "--max-runs", "1"], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr
-    assert "failed for 1 file(s)" in out.stdout and "empty.csv: the file is empty" in out.stderr
+    assert "partial for 1 file(s)" in out.stdout and "empty.csv: the file is empty" in out.stderr
 
 
 def test_a_run_that_cannot_start_does_not_stop_the_watcher(tmp_path: Path) -> None:

@@ -18,8 +18,10 @@ name = "{name}"
 # Where raw, bronze and published marts live: a local directory (relative to this
 # file) or an S3 URI such as "s3://bucket/prefix".
 root = "lake"
-# "keep" (default) keeps the immutable raw copy forever, so any batch can be replayed;
-# "delete_after_standardize" removes it once the batch reached silver.
+# "keep" (default) keeps the immutable raw copy forever, so any batch can be converted again;
+# "delete_after_standardize" deletes a batch's raw object once it reconciled in silver
+# (raw = silver + quarantine). Its manifest row stays (marked raw_deleted_at), so it is never
+# landed twice; a restatement (--from/--to, dlq replay) rebuilds from bronze, not raw.
 raw_retention = "keep"
 
 [warehouse]
@@ -48,6 +50,18 @@ format = "csv"
 currency = "GBP"
 # A required source that fails fails the run; an optional one makes it "partial".
 required = true
+# Only finished files are taken: size and modification time unchanged for settle_seconds
+# (0: files are complete when they appear). Files named *.tmp, *.part, *.partial ... are
+# left alone until renamed. Producers that write a marker when done can say so instead:
+# ready_marker = ".done" takes x.csv once x.csv.done exists ("_SUCCESS": once the folder has one).
+settle_seconds = 5
+# A file that cannot be read at all (empty, binary, compressed, wrong encoding or header)
+# is rejected with its reason and left where it is; the other files go on and the run
+# ends "partial" (`cartflow dlq list files`). The same bytes are not tried again.
+# A file name already landed that comes back with other content is rejected as
+# changed_after_landing, never counted twice: put new or corrected rows in a new file.
+# follow_symlinks = false     # a symbolic link is rejected unless true
+# recursive = false           # sub-folders are skipped (with a note) unless true
 
 [sources.online_retail.csv]
 encoding = "latin-1"        # the Kaggle export is ISO-8859-1, not UTF-8
