@@ -163,7 +163,7 @@ class RejectedFilesDlq:
     """
 
     name = "files"
-    description = "files a files source rejected (inbox: <lake>/landing/<source>/rejected/; path and bronze: state)"
+    description = "files a files source rejected, with reason"
 
     def _sources(self, project: Project) -> dict[str, Any]:
         from cartflow.config import FilesSource

@@ -96,7 +96,8 @@ def settle(items: list[T], stat: Callable[[T], tuple[int, float] | None], second
     if young:
         youngest = max(first[n][1] for n in young)  # type: ignore[index]
         clock.sleep(max(0.0, min(seconds, seconds - (now - youngest))))
-    ready, waiting = [], []
+    ready: list[T] = []
+    waiting: list[T] = []
     for n, item in enumerate(items):
         if first[n] is None:
             continue  # gone between the listing and now
