@@ -301,6 +301,14 @@ def test_bronze_rejects_one_batch_and_converts_the_rest_of_its_source(project: P
     shown = files.show(project, "online_retail/late.csv")
     assert shown.detail["where"] == "bronze" and shown.detail["head"][0].startswith("InvoiceNo,")
 
+    # a replay that needs the raw copy says so when it is gone (here: an operator's lifecycle rule)
+    storage = open_lake(project)
+    raw = storage.read_bytes(shown.detail["raw_key"])
+    storage.delete(shown.detail["raw_key"])
+    gone = files.replay(project, [shown.id])
+    assert gone.replayed == 0 and "raw copy is gone" in " ".join(gone.messages)
+    storage.write_bytes(shown.detail["raw_key"], raw)
+
     # the fix was the config (the feed is latin-1): replay both, the next run takes them
     project = configure(project, encoding="latin-1")
     result = files.replay(project, None, reason="encoding")
