@@ -161,11 +161,8 @@ def serve(project: Project, stop: threading.Event, *, once: bool = False, clock:
     `once`: run what is due now and return (for a system cron or a CI job).
     """
     fired: list[Fired] = []
-    lock = RunLock(project.work_dir / "scheduler.lock", "scheduler")
-    held = lock.holder()
-    if held is not None and held.alive():
-        raise LockHeld(f"a scheduler already runs for this project: pid {held.pid} on {held.host}, "
-                       f"since {held.started_at}. Stop it first, or delete {lock.path} if it is gone.")
+    lock = RunLock(project.work_dir / "scheduler.lock", "scheduler",
+                   what="a scheduler already runs for this project", advice="Stop it first")
     with lock:
         scheduler = Scheduler(project, clock=clock, runner=runner)
         try:
