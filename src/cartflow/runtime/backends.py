@@ -8,14 +8,14 @@ the stream consumers and the light CLI commands. The lake is opened by
 from __future__ import annotations
 
 from cartflow.config import Project
-from cartflow.runtime.state import SqliteState
+from cartflow.runtime.state import SqliteState, StateStore
 
 
-def open_state(project: Project) -> SqliteState:
+def open_state(project: Project) -> StateStore:
     """SQLite by default; PostgreSQL (`[state] backend = "postgres"`) when machines share a lake."""
     state = project.config.state
     if state.backend == "postgres":
         from cartflow.runtime.pg_state import PostgresState
 
-        return PostgresState.from_env(state.dsn_env, state.schema_)  # type: ignore[return-value]
+        return PostgresState.from_env(state.dsn_env, state.schema_)
     return SqliteState(project.state_path)
