@@ -52,7 +52,7 @@ def test_pipeline_on_s3(s3_project, s3_server, monkeypatch) -> None:
     bronze = [k for k in storage.list("bronze/order_lines") if manifests[0].batch_id in k]
     assert bronze == [f"bronze/order_lines/{manifests[0].batch_id}.parquet"]
     con = duckdb.connect()
-    storage.prepare_duckdb(con)  # type: ignore[attr-defined]
+    storage.prepare_duckdb(con)
     bronze_rows = con.execute(f"SELECT count(*) FROM read_parquet('{storage.uri(bronze[0])}')").fetchone()[0]
     assert bronze_rows == manifests[0].rows > 0
 

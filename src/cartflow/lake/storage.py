@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, ContextManager, Iterator, Protocol
 
 if TYPE_CHECKING:
+    import duckdb
+
     from cartflow.config import Project
 
 
@@ -46,6 +48,9 @@ class Storage(Protocol):
 
     def local_copy(self, key: str) -> ContextManager[Path]:
         """A local file with the key's bytes, for readers that need a path (CSV parsers)."""
+
+    def prepare_duckdb(self, con: "duckdb.DuckDBPyConnection") -> None:
+        """Make `con` able to read `uri(...)` of this lake (S3: httpfs and a secret; local: nothing)."""
 
 
 class LocalStorage:
@@ -117,6 +122,9 @@ class LocalStorage:
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
         yield self._p(key)
+
+    def prepare_duckdb(self, con: "duckdb.DuckDBPyConnection") -> None:
+        """Nothing to do: DuckDB reads local paths as they are."""
 
 
 class _Staging:

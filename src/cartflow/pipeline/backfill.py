@@ -79,9 +79,7 @@ def batches_in_range(project: Project, storage: Storage, first: date, last: date
     fmt = settings.variables["order_date_format"]
     con = duckdb.connect()
     try:
-        prepare = getattr(storage, "prepare_duckdb", None)
-        if prepare:
-            prepare(con)
+        storage.prepare_duckdb(con)
         rows = con.execute(
             "SELECT DISTINCT _batch_id FROM read_parquet(?, union_by_name := true) WHERE CAST(COALESCE("
             "try_strptime(trim(invoice_date), ?), TRY_CAST(trim(invoice_date) AS TIMESTAMP)) AS DATE) "

@@ -139,7 +139,7 @@ def transform_settings(project: Project, storage: Storage) -> TransformSettings:
 
         spark = SparkSettings.from_project(project)
     return TransformSettings(warehouse=project.warehouse_path, variables=variables,
-                             connection_setup=getattr(storage, "prepare_duckdb", None),  # s3:// lakes
+                             connection_setup=storage.prepare_duckdb,  # s3:// lakes: httpfs
                              gateway=project.config.warehouse.engine, spark=spark,
                              duckdb_config={"memory_limit": project.config.warehouse.memory_limit})
 

@@ -48,9 +48,7 @@ def build_catalog(project: Project, storage: Storage, state: Any) -> list[Catalo
     """Every table the platform holds, layer by layer (raw → bronze → silver → gold → published)."""
     con = duckdb.connect()
     try:
-        prepare = getattr(storage, "prepare_duckdb", None)
-        if prepare:
-            prepare(con)
+        storage.prepare_duckdb(con)
         tables = raw_tables(storage, state)
         tables += bronze_tables(con, storage)
         tables += warehouse_tables(project, storage)
@@ -143,9 +141,7 @@ def warehouse_tables(project: Project, storage: Storage | None = None) -> list[C
                              note=f"warehouse busy (a run holds it): {str(exc).splitlines()[0][:120]}")
                 for layer in WAREHOUSE_LAYERS]
     try:
-        prepare = getattr(storage, "prepare_duckdb", None)
-        if prepare:  # binding a view over the lake lists its files: an s3:// lake needs httpfs
-            prepare(con)
+        storage.prepare_duckdb(con)  # binding a view over the lake lists its files: an s3:// lake needs httpfs
         return list(_describe_warehouse(con, path))
     finally:
         con.close()

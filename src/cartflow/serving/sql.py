@@ -42,9 +42,7 @@ class RefusedStatement(QueryError):
 def connect(storage: Storage, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with one view per published table; `read_only` then locks it to those files."""
     con = duckdb.connect()
-    prepare = getattr(storage, "prepare_duckdb", None)
-    if prepare:
-        prepare(con)
+    storage.prepare_duckdb(con)
     tables = published_tables(storage)
     for name, uri in tables.items():
         con.execute(f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{uri}')")
