@@ -14,8 +14,10 @@ import pytest
 
 import cartflow.pipeline.run as run_mod
 from cartflow.config import Project
-from cartflow.orchestrators import TASKS, run_stage_task
+from cartflow.config import load_project
+from cartflow.orchestrators import TASKS, RunFailed, run_stage_task
 from cartflow.pipeline.alerts import read_alert_log
+from cartflow.pipeline.run import run_pipeline
 from cartflow.runtime.backends import open_state
 from cartflow.pipeline.standardize import ReconciliationError
 from conftest import write_csv
@@ -58,6 +60,65 @@ def test_a_failing_stage_task_fails_the_run_alerts_and_raises(project: Project,
     finally:
         state.close()
     assert [a["kind"] for a in read_alert_log(project)] == ["run_failed", "quality_breach"]
+
+
+REQUIRED_PARTNER = """
+[retries]
+attempts = 2
+backoff_seconds = 0.01
+max_backoff_seconds = 0.02
+
+[sources.partner_feed]
+kind = "files"
+path = "landing/online_retail"
+required = true
+"""
+
+
+def whole_run(project: Project) -> str:
+    return run_pipeline(project).run_id
+
+
+def airflow_tasks(project: Project) -> str:
+    carried = None
+    for stage in TASKS:
+        if stage == "finish":
+            with pytest.raises(RunFailed, match="partner_feed"):  # the DAG run fails with the run
+                run_stage_task(project.root, stage, carried)
+            return carried["run_id"]
+        carried = run_stage_task(project.root, stage, carried)
+    raise AssertionError("no finish task")
+
+
+@pytest.mark.parametrize("start", [whole_run, airflow_tasks], ids=["cartflow-run", "airflow-tasks"])
+def test_a_failed_required_source_standardizes_and_publishes_nothing_on_every_path(
+        project: Project, landing: Path, monkeypatch: pytest.MonkeyPatch, start) -> None:
+    """One lifecycle: the rule holds for `cartflow run` and for the orchestrator's tasks alike."""
+    toml = project.root / "cartflow.toml"
+    toml.write_text(toml.read_text() + REQUIRED_PARTNER)
+    project = load_project(project.root)
+    write_csv(landing / "day1.csv", ["536365,85123A,X,6,12/1/2010 8:26,2.55,17850,United Kingdom"])
+    real, modelled = run_mod.extract, []
+
+    def partner_down(project, storage, state, reporter, name, source, run_id):
+        if name == "partner_feed":
+            raise ConnectionError("partner feed is down")
+        return real(project, storage, state, reporter, name, source, run_id)
+
+    monkeypatch.setattr(run_mod, "extract", partner_down)
+    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: modelled.append(1) or [])
+    run_id = start(project)
+    state = open_state(project)
+    try:
+        run = state.run(run_id)
+        manifests = state.manifests()
+    finally:
+        state.close()
+    assert run["status"] == "failed" and "partner_feed" in run["error"]
+    assert [t["task"] for t in run["tasks"]] == ["extract", "extract:online_retail", "extract:partner_feed"]
+    assert [m.status for m in manifests] == ["landed"], "the healthy source's batch waits for the next run"
+    assert modelled == [] and not (project.root / "lake" / "marts").exists()
+    assert [a["kind"] for a in read_alert_log(project)] == ["run_failed"]
 
 
 DAG_FILE = """

@@ -9,7 +9,7 @@ import typer
 
 from cartflow.cli._app import app
 from cartflow.cli._common import LogFormatOpt, ProjectOpt, fail, load, print_result, reporter, setup_logging
-from cartflow.console import BarReporter, console, table
+from cartflow.console import BarReporter, console, err_console, table
 
 
 @app.command()
@@ -43,11 +43,13 @@ def run(
     With --from/--to, also restate that date range (see docs/operations.md: SQLMesh rebuilds the
     unique-key models in full, so the cost grows with the history, not the range).
 
-    Exit codes: 0 succeeded or partial, 1 failed, 2 bad arguments/config, 3 another run holds the lock.
+    Exit codes: 0 succeeded or partial, 1 failed, 2 bad arguments/config, 3 another run holds the lock,
+    130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (the run is recorded `interrupted`).
     """
     from cartflow.pipeline.backfill import BackfillError, parse_range
     from cartflow.runtime.lock import LockHeld
     from cartflow.pipeline.run import run_pipeline
+    from cartflow.runtime.signals import Interrupted, signals_interrupt
 
     proj = load(project)
     fmt = setup_logging(proj, log_format)
@@ -56,10 +58,15 @@ def run(
     except BackfillError as exc:
         fail(str(exc), 2)
     try:
-        with reporter(fmt) as bars:
+        with signals_interrupt(), reporter(fmt) as bars:
             result = run_pipeline(proj, reporter=bars, restate=restate)
     except LockHeld as exc:
         fail(str(exc), 3)
+    except Interrupted as exc:
+        where = f" during stage {exc.stage}" if exc.stage else ""
+        err_console.print(f"interrupted ({exc.signal_name}){where}: run {exc.run_id or '-'} recorded as "
+                          "interrupted, lock released; `cartflow run` again takes its batches")
+        raise typer.Exit(exc.exit_code)
     print_result(result)
     if result.status == "failed":
         raise typer.Exit(1)

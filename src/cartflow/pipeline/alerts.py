@@ -225,18 +225,39 @@ def run_alerts(project: Project, result: Any) -> list[Alert]:
         alerts.append(Alert("run_succeeded", "info", f"run {result.run_id} succeeded",
                             f"{result.new_batches} new batch(es) in {result.seconds:.1f}s", name, result.run_id,
                             {**stats, "layer_rows": result.layer_rows}))
-    crashed = getattr(result, "crashed_run", None)
-    if crashed and cfg.on_failure:
-        alerts.append(Alert("run_crashed", "error", f"run {crashed.get('run_id') or '?'} died without finishing",
-                            f"process {crashed['pid']} on {crashed['host']} died holding the project lock "
-                            f"(since {crashed['started_at']}); run {result.run_id} recovered the lock and "
-                            "recorded that run as failed", name, crashed.get("run_id"), crashed))
     if cfg.on_quality:
         for breach in getattr(result, "breaches", []):
             alerts.append(Alert("quality_breach", "error" if breach.check == "reconciliation" else "warning",
                                 f"data quality: {breach.check}", breach.message, name, result.run_id,
                                 {"check": breach.check, **breach.details}))
     return alerts
+
+
+def crash_alert(project: Project, crash: Any) -> Alert:
+    """`run_crashed`: a process died holding the project lock (a `CrashedRun` of the state store)."""
+    return Alert("run_crashed", "error", f"run {crash.run_id or '?'} died without finishing",
+                 f"process {crash.pid} on {crash.host} died holding the project lock (since {crash.started_at}); "
+                 f"run {crash.recovered_by} recovered the lock and recorded that run as failed",
+                 project.config.project.name, crash.run_id,
+                 {"run_id": crash.run_id, "pid": crash.pid, "host": crash.host, "started_at": crash.started_at,
+                  "recovered_by": crash.recovered_by})
+
+
+def notify_crashes(project: Project, crashes: list[Any], alerter: Alerter | None = None) -> list[Any]:
+    """Send each crash's `run_crashed` alert (per `[alerts] on_failure`); returns the crashes dealt with.
+
+    Never raises: a broken alert config is logged, and those crashes stay unsent for the next run.
+    """
+    if not crashes or not project.config.alerts.on_failure:
+        return list(crashes)
+    try:
+        alerter = alerter or alerter_for(project)
+    except Exception:  # noqa: BLE001 - alerting must never crash a run
+        log.exception("alerting failed for %d crashed run(s)", len(crashes))
+        return []
+    for crash in crashes:
+        alerter.notify(crash_alert(project, crash))
+    return list(crashes)
 
 
 def notify_run(project: Project, result: Any, alerter: Alerter | None = None) -> list[tuple[Alert, list[Delivery]]]:

@@ -275,8 +275,8 @@ class RejectedFilesDlq:
         refused, is queued for the next run to check (or convert) again. A file rejected as
         `changed_after_landing` is not replayable: landing it would count both versions.
         """
-        from cartflow.runtime.lock import RunLock
         from cartflow.lake.storage import open_lake
+        from cartflow.pipeline.project_lock import ProjectLock
 
         items = self._items(project)
         chosen = [i for i in items if (not ids or i.id in ids or any(i.id.startswith(x) for x in ids))
@@ -305,7 +305,7 @@ class RejectedFilesDlq:
             result.messages.append("nothing to replay" if not todo else
                                    f"would queue {len(todo)} file(s) for the next run")
             return result
-        with RunLock(project.work_dir / "run.lock", "dlq-replay-files"):  # never under a run taking the inbox
+        with ProjectLock(project, "dlq-replay-files"):  # never under a run taking the inbox
             for item in todo:
                 if item.detail.get("where") == "inbox":
                     self._back_to_inbox(storage, item)

@@ -1,164 +1,55 @@
 """`cartflow run`: extract → bronze → silver → gold → quality → publish, as one recorded run.
 
-A run holds the project lock, records each task in the state store, and ends with an
-honest status: `succeeded`, `partial` (an optional source failed) or `failed`. Nothing is
-published unless every model ran and every batch reconciled. Each source is retried
-with backoff; alerts go out after the lock is released, and never fail the run.
-
-The stages are plain functions over a `RunContext`, so an orchestrator (Airflow,
-`cartflow.orchestrators`) runs exactly the same code one task per stage.
+This module is the stages: plain functions over a `RunContext`. How a run holds the
+lock, records itself, applies the rules (a required source failed: standardize and
+publish nothing) and ends honestly (`succeeded`, `partial`, `failed`, `interrupted`) is
+`cartflow.pipeline.lifecycle.RunLifecycle`, the one lifecycle that `run_pipeline` here
+(the CLI, the scheduler, `watch`, a quarantine replay) and every orchestrator task
+(`cartflow.orchestrators`) go through. Each source is retried with backoff; alerts go
+out after the lock is released, and never fail the run.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from cartflow.config import Project
 from cartflow.lake.storage import Storage
-from cartflow.runtime.lock import Holder, RunLock
-from cartflow.runtime.logs import run_context
-from cartflow.runtime.progress import QuietReporter, Reporter
-from cartflow.pipeline.quality import Breach, check_quality, reconciliation_breach
-from cartflow.runtime.retry import call_with_retry, policy_for_source
-from cartflow.pipeline.standardize import ReconciliationError, run_models, to_bronze
-from cartflow.lake.storage import open_lake
-from cartflow.runtime.backends import open_state
-from cartflow.runtime.state import SqliteState, utcnow
+from cartflow.pipeline.lifecycle import RunContext, RunLifecycle, RunResult, Stage, new_run_id
+from cartflow.pipeline.quality import check_quality
+from cartflow.pipeline.standardize import run_models, to_bronze
 from cartflow.publish.marts import publish
 from cartflow.publish.serving import refresh_serving
+from cartflow.runtime.progress import Reporter
+from cartflow.runtime.retry import call_with_retry, policy_for_source
+from cartflow.runtime.state import StateStore, utcnow
 from cartflow.sources import extract
 
 if TYPE_CHECKING:
     from cartflow.pipeline.backfill import Restatement
 
+__all__ = ["STAGES", "RunContext", "RunResult", "extract_all", "layer_counts", "new_run_id", "run_pipeline"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    status: str
-    new_batches: int = 0
-    seconds: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    layer_rows: dict[str, int] = field(default_factory=dict)
-    quarantine: dict[str, int] = field(default_factory=dict)
-    failed_sources: dict[str, str] = field(default_factory=dict)
-    rejected_files: dict[str, str] = field(default_factory=dict)
-    """Files (or landed batches) this run rejected, "<source>/<file>" -> "code: reason"; the run is `partial`."""
-    warnings: list[str] = field(default_factory=list)
-    error: str | None = None
-    batch_ids: list[str] = field(default_factory=list)
-    """Batches this run took through silver and gold."""
-    breaches: list[Breach] = field(default_factory=list)
-    """Data-quality breaches found after reconcile (each one alerts)."""
-    restated: dict[str, Any] | None = None
-    """For `--from/--to`: the date range and the batches it restated."""
-    crashed_run: dict[str, Any] | None = None
-    """A run whose process died holding the lock, recovered (and closed as failed) by this one."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunResult":
-        data = dict(data)
-        data["breaches"] = [Breach(**b) for b in data.get("breaches", [])]
-        return cls(**data)
-
-
-@dataclass
-class RunContext:
-    """What every stage works on: the project, its lake and state, and the run's result so far."""
-
-    project: Project
-    storage: Storage
-    state: SqliteState
-    reporter: Reporter
-    result: RunResult
-    restate: "Restatement | None" = None
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
 def run_pipeline(project: Project, *, trigger: str = "manual", reporter: Reporter | None = None,
                  restate: "Restatement | None" = None, run_id: str | None = None) -> RunResult:
-    """One whole run under the project lock; `restate` restates a date range (or given batches)."""
-    reporter = reporter or QuietReporter()
-    run_id = run_id or new_run_id()
-    started = time.perf_counter()
-    with run_context(run_id):
-        with RunLock(project.work_dir / "run.lock", run_id) as lock:
-            state = open_state(project)
-            result = RunResult(run_id=run_id, status="running")
-            try:
-                if lock.recovered:
-                    close_crashed_run(state, lock.recovered, result, reporter)
-                state.start_run(run_id, trigger)
-                log.info("run started", extra={"trigger": trigger, "restate": _range(restate)})
-                try:
-                    ctx = RunContext(project, open_lake(project), state, reporter, result, restate)
-                    run_stages(ctx)
-                except Exception as exc:  # the run record must say why, whatever failed
-                    fail(result, exc)
-                result.seconds = round(time.perf_counter() - started, 3)
-                state.finish_run(run_id, result.status, result.error, _stats(result))
-            finally:
-                state.close()
-        log.log(logging.ERROR if result.status == "failed" else logging.INFO,
-                "run %s in %.1fs", result.status, result.seconds,
-                extra={"status": result.status, "new_batches": result.new_batches, "error": result.error})
-        from cartflow.pipeline.alerts import notify_run  # the lock is released: slow receivers block no run
+    """One whole run under the project lock; `restate` restates a date range (or given batches).
 
-        notify_run(project, result)
-    return result
-
-
-def fail(result: RunResult, exc: BaseException) -> None:
-    """Mark the run failed with the error; a reconciliation break is also a quality breach."""
-    result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, RECONCILIATION_ERRORS):
-        result.breaches.append(reconciliation_breach(exc))
-    log.error("run failed: %s", result.error, exc_info=not isinstance(exc, RECONCILIATION_ERRORS))
-
-
-def close_crashed_run(state: SqliteState, holder: Holder, result: RunResult, reporter: Reporter) -> None:
-    """A run died holding the lock: its record still says `running`; say `failed`, honestly."""
-    message = (f"process {holder.pid} on {holder.host} died while running (lock taken {holder.started_at}); "
-               f"its stale lock was recovered by run {result.run_id}")
-    reporter.message(f"recovered a stale lock left by pid {holder.pid} (run {holder.run_id})")
-    log.warning("recovered a stale lock: %s", message, extra={"crashed_run": holder.run_id})
-    result.warnings.append(f"run {holder.run_id or '?'}: {message}")
-    result.crashed_run = {"run_id": holder.run_id, "pid": holder.pid, "host": holder.host,
-                          "started_at": holder.started_at}
-    previous = state.run(holder.run_id) if holder.run_id else None
-    if previous and previous["status"] == "running":
-        state.finish_run(previous["run_id"], "failed", message, {})
-
-
-def run_stages(ctx: RunContext) -> None:
-    timed = _Timer(ctx.state, ctx.result)
-    for name, stage in STAGES:
-        if name == "publish" and not ctx.result.batch_ids:
-            continue
-        if name != "extract" and required_failed(ctx):
-            break  # a required source failed: standardize and publish nothing partial (its batches wait)
-        with timed(name):
-            stage(ctx)
-    settle_status(ctx)
-
-
-def required_failed(ctx: RunContext) -> list[str]:
-    sources = ctx.project.config.sources
-    return [s for s in ctx.result.failed_sources if getattr(sources.get(s), "required", True)]
+    Raises `LockHeld` when another run holds the lock, and re-raises a `KeyboardInterrupt`
+    (`Interrupted` for SIGTERM) after recording the run as interrupted; any other error
+    is the run's: it returns with `status == "failed"`.
+    """
+    with RunLifecycle(project, trigger=trigger, reporter=reporter, restate=restate, run_id=run_id) as run:
+        for name, stage in STAGES:
+            run.stage(name, stage)
+        run.finish()
+    return run.result
 
 
 def stage_extract(ctx: RunContext) -> None:
@@ -221,7 +112,7 @@ def stage_publish(ctx: RunContext) -> None:
         spark_engine.layer_counts(spark, ctx.state) if spark else layer_counts(ctx.project, ctx.state))
 
 
-STAGES: tuple[tuple[str, Callable[[RunContext], None]], ...] = (
+STAGES: tuple[tuple[str, Stage], ...] = (
     ("extract", stage_extract),
     ("bronze", stage_bronze),
     ("transform", stage_transform),
@@ -230,29 +121,7 @@ STAGES: tuple[tuple[str, Callable[[RunContext], None]], ...] = (
 )
 
 
-def settle_status(ctx: RunContext) -> None:
-    """succeeded / partial (an optional source failed, or files were rejected) / failed (a required source did)."""
-    result, sources = ctx.result, ctx.project.config.sources
-    from cartflow.lake.raw import rejected_in_run, rejection_of
-
-    for m in rejected_in_run(ctx.state, result.run_id):
-        why = rejection_of(m)
-        result.rejected_files[f"{m.source}/{why.get('file', m.source_file)}"] = f"{why.get('code')}: {why.get('reason')}"
-    required_failed = [s for s in result.failed_sources if getattr(sources.get(s), "required", True)]
-    if required_failed:
-        result.status = "failed"
-        result.error = "; ".join(result.failed_sources[s] for s in required_failed)
-    elif result.failed_sources or result.rejected_files:
-        result.status = "partial"
-        rejected = (f"{len(result.rejected_files)} file(s) rejected (`cartflow dlq list files`): "
-                    + "; ".join(f"{k} ({v.split(':', 1)[0]})" for k, v in result.rejected_files.items())
-                    if result.rejected_files else "")
-        result.error = "; ".join([*result.failed_sources.values(), *([rejected] if rejected else [])])
-    else:
-        result.status = "succeeded"
-
-
-def extract_all(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
+def extract_all(project: Project, storage: Storage, state: StateStore, reporter: Reporter,
                 result: RunResult) -> int:
     """Land every new file of every enabled source in raw, each source retried with backoff.
 
@@ -290,7 +159,7 @@ def extract_all(project: Project, storage: Storage, state: SqliteState, reporter
     return landed
 
 
-def layer_counts(project: Project, state: SqliteState) -> tuple[dict[str, int], dict[str, int]]:
+def layer_counts(project: Project, state: StateStore) -> tuple[dict[str, int], dict[str, int]]:
     """Rows per layer (all batches so far) and quarantine rows by reason, read after the models ran."""
     raw = sum(m.rows or 0 for m in state.manifests(status="transformed"))
     con = duckdb.connect(str(project.warehouse_path), read_only=True)
@@ -313,52 +182,3 @@ def layer_counts(project: Project, state: SqliteState) -> tuple[dict[str, int], 
     finally:
         con.close()
     return layers, reasons
-
-
-def _range(restate: "Restatement | None") -> str | None:
-    return restate.describe() if restate else None
-
-
-def _stats(result: RunResult) -> dict[str, Any]:
-    return {"new_batches": result.new_batches, "stage_seconds": result.stage_seconds,
-            "layer_rows": result.layer_rows, "quarantine": result.quarantine,
-            "failed_sources": result.failed_sources, "rejected_files": result.rejected_files, "warnings": result.warnings,
-            "breaches": [asdict(b) for b in result.breaches], "restated": result.restated,
-            "crashed_run": result.crashed_run}
-
-
-def _reconciliation_errors() -> tuple[type[BaseException], ...]:
-    from cartflow.transform import runner
-
-    return (ReconciliationError,) + ((runner.ReconciliationError,) if hasattr(runner, "ReconciliationError") else ())
-
-
-RECONCILIATION_ERRORS = _reconciliation_errors()
-
-
-class _Timer:
-    """Records a task per stage in the run history, with its seconds and outcome."""
-
-    def __init__(self, state: SqliteState, result: RunResult) -> None:
-        self.state, self.result = state, result
-
-    def __call__(self, name: str) -> "_Timed":
-        return _Timed(self, name)
-
-
-class _Timed:
-    def __init__(self, timer: _Timer, name: str) -> None:
-        self.timer, self.name = timer, name
-
-    def __enter__(self) -> None:
-        self.started, self.t0 = utcnow(), time.perf_counter()
-        log.debug("stage %s started", self.name, extra={"stage": self.name})
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        seconds = round(time.perf_counter() - self.t0, 3)
-        self.timer.result.stage_seconds[self.name] = seconds
-        log.info("stage %s %s in %.2fs", self.name, "failed" if exc else "done", seconds,
-                 extra={"stage": self.name, "seconds": seconds})
-        self.timer.state.record_task(self.timer.result.run_id, self.name,
-                                     "failed" if exc else "succeeded", started_at=self.started,
-                                     seconds=seconds, error=str(exc) if exc else None)
