@@ -30,7 +30,7 @@ from cartflow.config import Project
 from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
 from cartflow.pipeline.standardize import (ENTITIES, ReconciliationError, transform_settings, write_pending)
-from cartflow.runtime.state import SqliteState
+from cartflow.runtime.state import StateStore
 from cartflow.transform.runner import TransformError, open_context, reconcile
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def batches_in_range(project: Project, storage: Storage, first: date, last: date
     return sorted(r[0] for r in rows if r[0] in known)
 
 
-def restate_range(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
+def restate_range(project: Project, storage: Storage, state: StateStore, reporter: Reporter,
                   restatement: Restatement) -> dict[str, Any]:
     """Rebuild silver and gold from every batch, for the batches the restatement names; reconcile all."""
     pending = state.manifests(status="bronze")

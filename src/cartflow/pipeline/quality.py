@@ -14,6 +14,7 @@ from typing import Any, Iterable
 import duckdb
 
 from cartflow.config import Project, QualitySection
+from cartflow.runtime.state import StateStore
 
 
 @dataclass
@@ -57,7 +58,7 @@ def quarantine_share(warehouse: Any, batch_ids: list[str], cfg: QualitySection) 
                    "worst_batches": {b: round(s, 6) for s, b in worst}})
 
 
-def freshness(project: Project, state: Any, now: datetime | None = None) -> list[Breach]:
+def freshness(project: Project, state: StateStore, now: datetime | None = None) -> list[Breach]:
     """Each enabled source's newest data vs `freshness_max_hours` (by arrival or by invoice time)."""
     cfg = project.config.quality
     if cfg.freshness_max_hours is None:
@@ -78,7 +79,7 @@ def freshness(project: Project, state: Any, now: datetime | None = None) -> list
     return breaches
 
 
-def _newest_arrival(project: Project, state: Any) -> dict[str, datetime | None]:
+def _newest_arrival(project: Project, state: StateStore) -> dict[str, datetime | None]:
     newest: dict[str, datetime | None] = {n: None for n, s in project.config.sources.items() if s.enabled}
     for m in state.manifests():
         if m.source in newest:
@@ -115,7 +116,7 @@ def reconciliation_breach(error: BaseException) -> Breach:
                   {"error": str(error)})
 
 
-def check_quality(project: Project, state: Any, batch_ids: Iterable[str],
+def check_quality(project: Project, state: StateStore, batch_ids: Iterable[str],
                   now: datetime | None = None) -> list[Breach]:
     """All post-reconcile checks for a run that transformed `batch_ids`."""
     breaches: list[Breach] = []

@@ -21,6 +21,7 @@ from croniter import croniter
 
 from cartflow.config import Project, ScheduleJob
 from cartflow.runtime.lock import LockHeld, RunLock
+from cartflow.runtime.state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class Scheduler:
     """Decides which jobs are due and runs them; the clock and the runner are injectable."""
 
     def __init__(self, project: Project, *, clock: Clock = utc_now, runner: Runner | None = None,
-                 state: Any = None) -> None:
+                 state: StateStore | None = None) -> None:
         from cartflow.runtime.backends import open_state
 
         self.project = project

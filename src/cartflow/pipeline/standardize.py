@@ -20,7 +20,7 @@ from cartflow.lake.entities import NEW_ENTITIES
 from cartflow.lake.raw import Rejection, record_rejection
 from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
-from cartflow.runtime.state import Manifest, SqliteState
+from cartflow.runtime.state import Manifest, StateStore
 from cartflow.runtime.text import printable
 from cartflow.sources.file_checks import rejection_code
 from cartflow.transform.runner import TransformSettings, reconcile, transform
@@ -40,7 +40,7 @@ class BronzeOutcome:
     rejected: dict[str, str] = field(default_factory=dict)  # "<source>/<file>" -> reason
 
 
-def to_bronze(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
+def to_bronze(project: Project, storage: Storage, state: StateStore, reporter: Reporter,
               run_id: str | None = None) -> BronzeOutcome:
     """Convert every landed batch to bronze; a batch that cannot be read is rejected, not its source.
 
@@ -144,7 +144,7 @@ def transform_settings(project: Project, storage: Storage) -> TransformSettings:
                              duckdb_config={"memory_limit": project.config.warehouse.memory_limit})
 
 
-def run_models(project: Project, storage: Storage, state: SqliteState, reporter: Reporter) -> list[Manifest]:
+def run_models(project: Project, storage: Storage, state: StateStore, reporter: Reporter) -> list[Manifest]:
     """Run SQLMesh over the pending batches, reconcile them, and mark them transformed."""
     pending = state.manifests(status="bronze")
     if not pending:

@@ -22,6 +22,7 @@ import duckdb
 from cartflow.config import Project
 from cartflow.lake.storage import Storage
 from cartflow.publish.ddl import Dialect, create_schema, create_table
+from cartflow.runtime.state import StateStore
 
 WAREHOUSE_LAYERS = ("silver", "gold")
 
@@ -44,7 +45,7 @@ class CatalogTable:
         return d
 
 
-def build_catalog(project: Project, storage: Storage, state: Any) -> list[CatalogTable]:
+def build_catalog(project: Project, storage: Storage, state: StateStore) -> list[CatalogTable]:
     """Every table the platform holds, layer by layer (raw → bronze → silver → gold → published)."""
     con = duckdb.connect()
     try:
@@ -58,7 +59,7 @@ def build_catalog(project: Project, storage: Storage, state: Any) -> list[Catalo
     return tables
 
 
-def raw_tables(storage: Storage, state: Any) -> list[CatalogTable]:
+def raw_tables(storage: Storage, state: StateStore) -> list[CatalogTable]:
     groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for m in state.manifests():
         groups[(m.source, m.entity)].append(m)

@@ -15,14 +15,14 @@ from typing import Any
 from cartflow.config import FilesSource, HttpSource, PostgresSource, Project
 from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
-from cartflow.runtime.state import SqliteState
+from cartflow.runtime.state import StateStore
 from cartflow.sources.errors import SourceError
 from cartflow.sources.files import extract_files
 
 __all__ = ["extract", "SourceError"]
 
 
-def extract(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
+def extract(project: Project, storage: Storage, state: StateStore, reporter: Reporter,
             name: str, source: Any, run_id: str) -> int:
     """Land every new batch of one source in raw; raise on failure (the run records it)."""
     if isinstance(source, FilesSource):
@@ -38,6 +38,6 @@ def extract(project: Project, storage: Storage, state: SqliteState, reporter: Re
     raise NotImplementedError(f"source {name!r}: kind {source.kind!r} has no extractor")
 
 
-def _extract_files(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
+def _extract_files(project: Project, storage: Storage, state: StateStore, reporter: Reporter,
                    name: str, source: FilesSource, run_id: str) -> int:
     return extract_files(project, storage, state, reporter, name, source, run_id)

@@ -34,7 +34,7 @@ from cartflow.lake.raw import land_bytes
 from cartflow.lake.records import dig, frankfurter_rows
 from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
-from cartflow.runtime.state import SqliteState
+from cartflow.runtime.state import StateStore
 from cartflow.sources.errors import SourceError
 from cartflow.sources.http_retry import FetchStats, RetryingGetter
 
@@ -64,7 +64,7 @@ class HttpExtract:
     fetch: FetchStats = field(default_factory=FetchStats)
 
 
-def extract_http(storage: Storage, state: SqliteState, reporter: Reporter, name: str, source: HttpSource,
+def extract_http(storage: Storage, state: StateStore, reporter: Reporter, name: str, source: HttpSource,
                  run_id: str | None, *, client: httpx.Client | None = None, sleep: Any = time.sleep) -> HttpExtract:
     """Fetch every page, then land them and advance the watermark; raise SourceError on failure."""
     t0 = time.perf_counter()

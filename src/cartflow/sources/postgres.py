@@ -36,7 +36,7 @@ from cartflow.lake.raw import land_file
 from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
 from cartflow.runtime.retry import RetryPolicy
-from cartflow.runtime.state import SqliteState
+from cartflow.runtime.state import StateStore
 from cartflow.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class PgExtract:
     seconds: float = 0.0
 
 
-def extract_postgres(storage: Storage, state: SqliteState, reporter: Reporter, name: str, source: PostgresSource,
+def extract_postgres(storage: Storage, state: StateStore, reporter: Reporter, name: str, source: PostgresSource,
                      run_id: str | None, *, on_chunk: OnChunk | None = None,
                      sleep: Callable[[float], None] = time.sleep) -> PgExtract:
     """Stream the table/query to Parquet, land it, then advance the watermark."""
