@@ -175,3 +175,40 @@ def test_one_run_crashed_alert_per_crashed_run_along_a_chain(project: Project, t
     assert run_pipeline(project).status == "succeeded"
     again = [a["run_id"] for a in read_alert_log(project) if a["kind"] == "run_crashed"]
     assert again == crashed, "no crash is alerted twice"
+
+
+def test_every_way_of_writing_is_refused_while_a_run_holds_the_lock(project: Project, tmp_path: Path) -> None:
+    """The scheduler, watch, Airflow tasks and dlq replay take the one lock `cartflow run` takes."""
+    from cartflow.orchestrators import run_stage_task
+    from cartflow.pipeline.project_lock import ProjectLock
+    from cartflow.pipeline.schedule import Scheduler
+    from cartflow.pipeline.watch import watcher_for
+    from cartflow.runtime.lock import LockHeld
+
+    ready = tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, "-c", HANG_IN_EXTRACT, str(project.root), str(ready)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    scheduler = Scheduler(project)
+    try:
+        poll(ready.exists, "the child to take the lock", proc=child)
+        holder = json.loads((project.work_dir / "run.lock").read_text())["run_id"]
+        attempts = {
+            "cartflow run": lambda: run_pipeline(project),
+            "scheduler": lambda: scheduler.runner("schedule:nightly@2026-01-01T02:00:00+00:00"),
+            "watch": lambda: watcher_for(project).runner("watch"),
+            "airflow task": lambda: run_stage_task(project.root, "extract", None, orchestrator_run_id="manual__x"),
+            "dlq replay files": lambda: ProjectLock(project, "dlq-replay-files").__enter__(),
+        }
+        for who, attempt in attempts.items():
+            with pytest.raises(LockHeld, match=f"pid {child.pid}") as refused:
+                attempt()
+            assert holder in str(refused.value), who
+    finally:
+        scheduler.close()
+        child.kill()
+        child.communicate()
+    state = open_state(project)
+    try:
+        assert [r["run_id"] for r in state.runs()] == [holder], "a refused writer records nothing"
+    finally:
+        state.close()
