@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cartflow.lake.storage import Storage
-from cartflow.runtime.state import Manifest, SqliteState, utcnow
+from cartflow.runtime.state import Manifest, StateStore, utcnow
 from cartflow.runtime.text import printable
 
 HASH_CHARS = 32
@@ -50,7 +50,7 @@ def raw_key(source: str, entity: str, batch_id: str, ext: str, when: datetime | 
     return f"raw/{source}/{entity}/ingest_date={day}/{batch_id}.{ext.lstrip('.')}"
 
 
-def land_file(storage: Storage, state: SqliteState, *, source: str, entity: str, path: Path,
+def land_file(storage: Storage, state: StateStore, *, source: str, entity: str, path: Path,
               run_id: str | None = None, watermark: str | None = None, name: str | None = None,
               batch_id: str | None = None) -> Manifest | None:
     """Copy one received file into raw; None when this exact content was landed before.
@@ -70,7 +70,7 @@ def land_file(storage: Storage, state: SqliteState, *, source: str, entity: str,
                    watermark, known=known)
 
 
-def land_bytes(storage: Storage, state: SqliteState, *, source: str, entity: str, data: bytes,
+def land_bytes(storage: Storage, state: StateStore, *, source: str, entity: str, data: bytes,
                name: str, ext: str, run_id: str | None = None, watermark: str | None = None,
                rows: int | None = None) -> Manifest | None:
     """Land bytes received over the wire (an API page, an extract, a stream batch)."""
@@ -83,7 +83,7 @@ def land_bytes(storage: Storage, state: SqliteState, *, source: str, entity: str
     return _record(state, source, entity, batch_id, key, name, len(data), run_id, watermark, rows)
 
 
-def _record(state: SqliteState, source: str, entity: str, batch_id: str, key: str, name: str,
+def _record(state: StateStore, source: str, entity: str, batch_id: str, key: str, name: str,
             size: int, run_id: str | None, watermark: str | None, rows: int | None = None,
             known: Manifest | None = None) -> Manifest:
     manifest = Manifest(source=source, entity=entity, batch_id=batch_id, raw_key=key, source_file=name,
@@ -108,7 +108,7 @@ class Rejection:
     message: str
 
 
-def record_rejection(state: SqliteState, *, source: str, entity: str, batch_id: str, name: str, size: int,
+def record_rejection(state: StateStore, *, source: str, entity: str, batch_id: str, name: str, size: int,
                      rejection: Rejection, run_id: str | None, where: str, location: str,
                      raw: str = "", **extra: Any) -> Manifest:
     """Record a refused file in the state store (status `rejected`), or refresh an earlier record.
@@ -140,18 +140,18 @@ def rejection_of(m: Manifest) -> dict[str, Any]:
         return {"reason": m.rejection}
 
 
-def rejected_in_run(state: SqliteState, run_id: str) -> list[Manifest]:
+def rejected_in_run(state: StateStore, run_id: str) -> list[Manifest]:
     """Files and batches this run rejected (each makes the run `partial`)."""
     return [m for m in state.manifests(status="rejected") if rejection_of(m).get("run_id") == run_id]
 
 
-def landed_versions(state: SqliteState, source: str) -> dict[str, Manifest]:
+def landed_versions(state: StateStore, source: str) -> dict[str, Manifest]:
     """Each file name of a source whose content was landed, with that landing's manifest."""
     return {m.source_file: m for m in state.manifests(source=source) if m.status not in NOT_LANDED}
 
 
 # -- retention -------------------------------------------------------------------------------
-def delete_standardized_raw(storage: Storage, state: SqliteState) -> tuple[int, list[str]]:
+def delete_standardized_raw(storage: Storage, state: StateStore) -> tuple[int, list[str]]:
     """`raw_retention = "delete_after_standardize"`: delete the raw object of every batch that
     reconciled in silver (status `transformed`) and still has one; keep and mark its manifest.
 

@@ -37,7 +37,7 @@ from cartflow.lake.raw import (Rejection, batch_id_of_bytes, batch_id_of_file, l
                                record_rejection)
 from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
-from cartflow.runtime.state import Manifest, SqliteState
+from cartflow.runtime.state import Manifest, StateStore
 from cartflow.runtime.text import printable
 from cartflow.sources.errors import SourceError
 from cartflow.sources.file_checks import check_file, in_progress, is_marker, marker_ready, settle
@@ -124,7 +124,7 @@ def _classify(entry: Path, name: str, source: FilesSource, listing: Listing, see
         listing.skipped.append(f"{name} (not a regular file)")
 
 
-def extract_files(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
+def extract_files(project: Project, storage: Storage, state: StateStore, reporter: Reporter,
                   name: str, source: FilesSource, run_id: str) -> int:
     """Land every finished, readable, new file of a files source (its path, then its inbox)."""
     inbox = source.inbox and bool(inbox_keys(storage, name, source))
@@ -143,7 +143,7 @@ def _path_exists(project: Project, source: FilesSource) -> bool:
     return any(ch in source.path for ch in "*?[") or project.resolve(source.path).exists()
 
 
-def take_path(project: Project, storage: Storage, state: SqliteState, reporter: Reporter,
+def take_path(project: Project, storage: Storage, state: StateStore, reporter: Reporter,
               name: str, source: FilesSource, run_id: str) -> int:
     """Land the configured path's files; reject the unreadable ones (recorded, the files stay)."""
     listing = discover(project, name, source)
@@ -198,7 +198,7 @@ def changed_after_landing(earlier: Manifest | None, source: str, file: str, batc
         "correction of rows already landed goes in as a new file too (docs/operations.md, \"Files\")"))
 
 
-def _reject_link(state: SqliteState, reporter: Reporter, name: str, source: FilesSource, found: Found,
+def _reject_link(state: StateStore, reporter: Reporter, name: str, source: FilesSource, found: Found,
                  run_id: str) -> None:
     batch_id = batch_id_of_bytes(f"symlink\0{found.name}\0{found.link}".encode("utf-8", "surrogateescape"))
     known = state.get_manifest(name, source.entity, batch_id)
@@ -271,7 +271,7 @@ class InboxOutcome:
     rejected: dict[str, str] = field(default_factory=dict)  # file -> reason
 
 
-def take_inbox(storage: Storage, state: SqliteState, name: str, source: FilesSource,
+def take_inbox(storage: Storage, state: StateStore, name: str, source: FilesSource,
                run_id: str | None, reporter: Reporter | None = None) -> InboxOutcome:
     """Land every finished file in the inbox, then move it to processed/ or rejected/ (with its reason)."""
     from cartflow.runtime.progress import QuietReporter

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from cartflow.lake.raw import land_bytes
 from cartflow.lake.storage import Storage
-from cartflow.runtime.state import SqliteState
+from cartflow.runtime.state import StateStore
 from cartflow.stream.deadletter import DeadLetterLog
 from cartflow.stream.log import Event, EventLog, LogConsumer
 from cartflow.stream.metrics import DEAD_LETTERS, RAW_FILES
@@ -66,7 +66,7 @@ class RawSink:
     max_records = 5_000
     poll_timeout = 0.25
 
-    def __init__(self, log_: EventLog, storage: Storage, state: SqliteState, sink_db: Path, *, source: str,
+    def __init__(self, log_: EventLog, storage: Storage, state: StateStore, sink_db: Path, *, source: str,
                  topic: str, flush_rows: int, flush_seconds: float, dedupe_seconds: float,
                  dead_letters: DeadLetterLog) -> None:
         self.log, self.storage, self.state, self.dead_letters = log_, storage, state, dead_letters
