@@ -191,12 +191,12 @@ class RunLifecycle:
             log.info("stage %s skipped: %s", name, reason, extra={"stage": name})
             return False
         ctx = self.context
-        self.stage_reached = name
         started, t0 = utcnow(), time.perf_counter()
-        self.state.record_task(self.result.run_id, name, "running", started_at=started)
-        log.debug("stage %s started", name, extra={"stage": name})
         outcome, error = "failed", None
-        try:
+        self.stage_reached = name
+        try:  # from here on a signal, wherever it lands, still closes the task
+            self.state.record_task(self.result.run_id, name, "running", started_at=started)
+            log.debug("stage %s started", name, extra={"stage": name})
             stage(ctx)
             outcome = "succeeded"
         except KeyboardInterrupt:
