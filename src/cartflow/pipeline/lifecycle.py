@@ -126,6 +126,8 @@ class RunLifecycle:
         self.result = RunResult.from_dict(carried) if carried else RunResult(run_id or new_run_id(), "running")
         self.carried, self.orchestrated = carried is not None, orchestrated
         self.stage_reached: str | None = None
+        self.recorded = self.carried
+        """The run record exists (started here or by an earlier task): the end is recorded in it."""
         self.finished = False
         self._t0 = time.perf_counter()
         self._lock: ProjectLock | None = None
@@ -161,8 +163,11 @@ class RunLifecycle:
             self.result.crashed_run = {"run_id": crash.run_id, "pid": crash.pid, "host": crash.host,
                                        "started_at": crash.started_at}
         existing = self.state.run(self.result.run_id) if self.orchestrated else None
-        if not self.carried and not (existing and existing["run_id"] == self.result.run_id):
+        if existing and existing["run_id"] == self.result.run_id:
+            self.recorded = True
+        if not self.recorded:
             self.state.start_run(self.result.run_id, self.trigger)
+            self.recorded = True
             log.info("run started", extra={"trigger": self.trigger,
                                            "restate": self.restate.describe() if self.restate else None})
 
@@ -259,7 +264,9 @@ class RunLifecycle:
                  tb: TracebackType | None) -> bool:
         interrupted = isinstance(exc, KeyboardInterrupt)
         try:
-            if isinstance(exc, KeyboardInterrupt):
+            if not self.recorded:
+                pass  # no run record to close: the run never started (the caller sees the error)
+            elif isinstance(exc, KeyboardInterrupt):
                 self._interrupted(exc)
             elif isinstance(exc, Exception):
                 fail(self.result, exc)
