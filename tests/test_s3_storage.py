@@ -76,6 +76,19 @@ def test_duckdb_reads_the_lake_through_httpfs_from_the_wheel(store: S3Storage, t
     assert store.credentials()[1] not in repr(secrets), "DuckDB must redact the secret key"
 
 
+@pytest.mark.parametrize("lake", ["local", "s3"])
+def test_every_lake_prepares_a_duckdb_connection_through_the_storage_protocol(lake: str, tmp_path: Path,
+                                                                            request: pytest.FixtureRequest) -> None:
+    """`Storage.prepare_duckdb` is declared: callers call it on any lake, no `getattr` probing."""
+    storage = open_storage(str(tmp_path / "lake")) if lake == "local" else request.getfixturevalue("store")
+    local = tmp_path / "t.parquet"
+    duckdb.sql(f"COPY (SELECT range AS n FROM range(10)) TO '{local}' (FORMAT parquet)")
+    storage.write_file("bronze/x/1.parquet", local)
+    con = duckdb.connect()
+    storage.prepare_duckdb(con)
+    assert con.execute(f"SELECT count(*) FROM read_parquet('{storage.uri('bronze/x/1.parquet')}')").fetchone() == (10,)
+
+
 def test_publish_on_s3_writes_tables_then_the_catalog(store: S3Storage, tmp_path: Path) -> None:
     warehouse = tmp_path / "wh.duckdb"
     con = duckdb.connect(str(warehouse))
