@@ -11,7 +11,8 @@ from cartflow.config import Project
 
 
 def serve(project: Project, *, host: str | None = None, port: int | None = None, consumers: bool = True,
-          workers: int = 1, access_log: bool = False, log_level: str = "info") -> None:
+          workers: int = 1, access_log: bool = False, log_level: str = "info",
+          log_config: dict | None = None) -> None:
     """Serve until SIGINT/SIGTERM; on shutdown the sinks flush and commit before the process exits.
 
     With several workers each one runs the sinks too: on the SQLite log one member per
@@ -21,13 +22,14 @@ def serve(project: Project, *, host: str | None = None, port: int | None = None,
     port = port or project.config.api.port
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs = {"log_config": log_config} if log_config else {}  # the CLI's: uvicorn in cartflow's log format
     if workers > 1:
         from cartflow.api.app import ENV_CONSUMERS, ENV_PROJECT
 
         os.environ[ENV_PROJECT] = str(project.root)
         os.environ[ENV_CONSUMERS] = "1" if consumers else "0"
         uvicorn.run("cartflow.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    access_log=access_log, log_level=log_level, timeout_graceful_shutdown=30)
+                    access_log=access_log, log_level=log_level, timeout_graceful_shutdown=30, **logs)
         return
     from cartflow.api.app import create_app
     from cartflow.stream.service import open_services
@@ -37,6 +39,6 @@ def serve(project: Project, *, host: str | None = None, port: int | None = None,
         if consumers:
             services.start_sinks()
         uvicorn.run(create_app(project, consumers=consumers, services=services), host=host, port=port,
-                    access_log=access_log, log_level=log_level, timeout_graceful_shutdown=30)
+                    access_log=access_log, log_level=log_level, timeout_graceful_shutdown=30, **logs)
     finally:
         services.shutdown()  # a no-op when the app's shutdown already did it

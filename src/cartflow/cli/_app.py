@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 
@@ -10,6 +12,32 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def version_text() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"cartflow {version('cartflow')}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "cartflow (version unknown: not installed)"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", help="Print cartflow's version and exit.",
+                                               callback=_version, is_eager=True)] = False) -> None:
+    """Start-up for every command: library warnings go to the log file, never the terminal."""
+    from cartflow.runtime.logs import route_warnings
+
+    route_warnings()
+
+
 generate_app = typer.Typer(help="Generate realistic sample data.", no_args_is_help=True)
 app.add_typer(generate_app, name="generate")
 dlq_app = typer.Typer(help="Dead letters: list, inspect and replay what failed — quarantined rows, stream "

@@ -7,10 +7,18 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from cartflow.cli._app import app
-from cartflow.cli._common import FormatOpt, ProjectOpt, fail, load
-from cartflow.console import console, err_console, table
+from cartflow.cli._common import FormatOpt, ProjectOpt, WideOpt, count_sections, fail, load, previous_counts, \
+    project_arg, run_stats, valid_format
+from cartflow.console import COUNT, ID, MONEY, NUMBER, TEXT, TIME, Col, Section, console, err_console, hint, \
+    is_money, paged, records, show
+
+
+MoneyOpt = Annotated[bool, typer.Option(
+    "--money", help="Show amounts (DECIMAL with 3 places, as cartflow stores money) in the project's currency: "
+                    "2 decimals for GBP, thousands separators. Table only; csv/json stay exact.")]
 
 
 @app.command()
@@ -21,51 +29,117 @@ def sql(
     unsafe: Annotated[bool, typer.Option(
         "--unsafe", help="Also run statements that write or reach outside the marts (COPY, ATTACH, CREATE, SET, "
                          "INSTALL, reading other files). Off: read-only.")] = False,
+    money: MoneyOpt = False,
+    wide: WideOpt = False,
 ) -> None:
-    """Ad-hoc, read-only SQL over the published marts (the Athena role); never touches the warehouse."""
+    """Ad-hoc, read-only SQL over the published marts (the Athena role); never touches the warehouse.
+
+    Values are shown exactly as stored (DECIMAL(18,3) amounts keep their 3 places) unless --money.
+    """
     from cartflow.lake.storage import open_lake
     from cartflow.lake.s3 import LakeAccessError
-    from cartflow.serving.sql import QueryError, query, to_csv, to_json
+    from cartflow.serving.sql import QueryError, RefusedStatement, query
 
-    if fmt not in ("table", "csv", "json"):
-        fail(f"--format {fmt!r}: allowed values are table, csv, json")
+    valid_format(fmt)
+    proj = load(project)
     try:
-        columns, rows = query(open_lake(load(project)), statement, unsafe=unsafe)
-    except (QueryError, LakeAccessError) as exc:
+        storage = open_lake(proj)
+        columns, rows = query(storage, statement, unsafe=unsafe)
+    except RefusedStatement as exc:
         fail(str(exc))
-    if fmt == "csv":
-        typer.echo(to_csv(columns, rows), nl=False)
-    elif fmt == "json":
-        typer.echo(to_json(columns, rows))
-    else:
-        console.print(table(f"{len(rows)} row(s)", columns, rows))
+    except QueryError as exc:
+        fail(query_problem(proj, storage, str(exc)))
+    except LakeAccessError as exc:
+        fail(str(exc))
+    currency = proj.config.currency.base
+    cols = [Col(c, MONEY, header=f"{c}\n{currency}") if money and is_money([r[i] for r in rows]) else Col(c)
+            for i, c in enumerate(columns)]
+    with paged():
+        show(Section("rows", f"{len(rows):,} row(s)", cols, rows), fmt, wide=wide, currency=currency)
 
 
-@app.command()
-def status(project: ProjectOpt = Path(".")) -> None:
-    """Last runs, rows per layer and quarantine by reason."""
+def query_problem(proj, storage, message: str) -> str:
+    """DuckDB's error, without its guesses from its own catalog (`pg_prepared_statements`), and what can
+    be queried: the published tables, or why there are none yet."""
+    from cartflow.lake.marts import published_tables
+
+    error = message.split("\nTables you can query:")[0]
+    try:
+        tables = sorted(published_tables(storage))
+    except Exception:  # noqa: BLE001 - the query's own error is what matters; keep what DuckDB said
+        return message
+    lines = [line for line in error.splitlines()
+             if not (line.startswith("Did you mean") and not any(f'"{t}"' in line for t in tables))]
+    if tables:
+        return "\n".join(lines) + f"\nTables you can query: {', '.join(tables)}"
+    return "\n".join(lines) + "\n" + nothing_published(proj)
+
+
+def nothing_published(proj) -> str:
+    """Why no table is published yet, from the run history."""
     from cartflow.runtime.backends import open_state
 
-    state = open_state(load(project))
-    runs = state.runs(limit=5)
-    state.close()
+    state = open_state(proj)
+    try:
+        runs = state.runs(limit=1)
+    finally:
+        state.close()
     if not runs:
-        console.print("no runs yet: drop files into the landing inbox and run `cartflow run`")
-        return
-    console.print(table("Last runs", ["run", "status", "trigger", "started", "seconds", "new batches", "error"],
-                        [run_row(r) for r in runs]))
-    last = next((json.loads(r["stats"]) for r in runs if r["stats"] and json.loads(r["stats"]).get("layer_rows")), None)
-    if last:
-        console.print(table("Rows per layer", ["layer", "rows"], [(k, f"{v:,}") for k, v in last["layer_rows"].items()]))
-        console.print(table("Quarantine by reason", ["reason", "rows"],
-                            [(k, f"{v:,}") for k, v in last["quarantine"].items()]))
+        return "No table is published yet: no run so far. Drop files into the landing folder and run `cartflow run`."
+    last = runs[0]
+    if last["status"] in ("succeeded", "partial"):
+        return (f"No table is published yet: the last run ({last['run_id']}, {last['status']}) found no new "
+                "data, so it published nothing. Drop files into the landing folder and run `cartflow run` again.")
+    return (f"No table is published yet: the last run ({last['run_id']}) {last['status']}; "
+            f"`cartflow runs {last['run_id']}` says why.")
+
+
+RUN_COLUMNS = [Col("run_id", ID, header="run"), Col("status", ID), Col("started", TIME),
+               Col("seconds", NUMBER), Col("new_batches", COUNT, header="batches"),
+               Col("trigger", TEXT, drop=2, min_width=10), Col("error", TEXT, drop=1, min_width=24)]
 
 
 def run_row(r: dict) -> tuple:
-    stats = json.loads(r["stats"]) if r.get("stats") else {}
+    stats = run_stats(r)
     secs = sum(stats.get("stage_seconds", {}).values()) if stats else None
-    return (r["run_id"], r["status"], r["trigger"], r["started_at"][:19],
-            f"{secs:.1f}" if secs is not None else "", stats.get("new_batches", ""), (r.get("error") or "")[:80])
+    return (r["run_id"], r["status"], r["started_at"][:19].replace("T", " "),
+            round(secs, 1) if secs is not None else None, stats.get("new_batches"), r["trigger"],
+            r.get("error") or None)
+
+
+def print_runs(title: str, runs: list[dict], fmt: str, wide: bool, extra: list[Section] | None = None) -> None:
+    """The runs table, with the errors the table had no room for printed in full below it."""
+    table = Section("runs", title, RUN_COLUMNS, [run_row(r) for r in runs])
+    hidden = show([table, *extra] if extra else table, fmt, wide=wide)
+    if "error" in hidden:
+        for r in runs:
+            if r.get("error"):
+                err_console.print(f"[red]{r['run_id']}[/] {escape(r['error'])}", soft_wrap=True, highlight=False)
+
+
+@app.command()
+def status(project: ProjectOpt = Path("."), fmt: FormatOpt = "table", wide: WideOpt = False) -> None:
+    """Last runs, rows per layer (all runs so far, beside what the last run added) and quarantine by reason."""
+    from cartflow.runtime.backends import open_state
+
+    valid_format(fmt)
+    proj = load(project)
+    state = open_state(proj)
+    try:
+        runs = state.runs(limit=5)
+        last = next((r for r in runs if run_stats(r).get("layer_rows")), None)
+        before = previous_counts(state, last["run_id"]) if last else ({}, {})
+    finally:
+        state.close()
+    if not runs and fmt == "table":
+        hint("no runs yet: drop files into the landing folder, then run:", f"cartflow run --project {project_arg(proj)}")
+        return
+    counts = count_sections(run_stats(last)["layer_rows"], run_stats(last).get("quarantine") or {}, before) \
+        if last else [Section("layer_rows", None, [], []), Section("quarantine", None, [], [])]
+    if last and fmt == "table":
+        counts[0].title = f"Rows per layer (all runs so far; this run: {last['run_id']})"
+    with paged():
+        print_runs("Last runs", runs, fmt, wide, extra=[s for s in counts if s.rows or fmt != "table"])
 
 
 @app.command()
@@ -75,39 +149,70 @@ def runs(
     show_id: Annotated[Optional[str], typer.Argument(help="The run id, after `show`.", show_default=False)] = None,
     project: ProjectOpt = Path("."),
     limit: Annotated[int, typer.Option(help="How many runs to list.")] = 20,
+    fmt: FormatOpt = "table",
+    wide: WideOpt = False,
 ) -> None:
     """List runs, or show one run's tasks with status, timings, rows, attempts and errors."""
     from cartflow.runtime.backends import open_state
 
+    valid_format(fmt)
     if run_id == "show":
         if not show_id:
             fail("`cartflow runs show ID`: give the run id (or a prefix); `cartflow runs` lists them", 2)
         run_id = show_id
-    state = open_state(load(project))
+    proj = load(project)
+    state = open_state(proj)
     try:
         if run_id is None:
-            console.print(table("Runs", ["run", "status", "trigger", "started", "seconds", "new batches", "error"],
-                                [run_row(r) for r in state.runs(limit=limit)]))
+            with paged():
+                print_runs("Runs", state.runs(limit=limit), fmt, wide)
             return
-        run = state.run(run_id)
+        matches = [r for r in state.runs(limit=1_000_000) if r["run_id"].startswith(run_id)]
+        if len(matches) > 1 and not any(r["run_id"] == run_id for r in matches):
+            err_console.print(f"[red]error:[/] {len(matches):,} runs start with {escape(run_id)!r}; "
+                              "give more of the id:", soft_wrap=True)
+            print_runs("Matching runs", matches, fmt, wide)
+            raise typer.Exit(2)
+        run = state.run(matches[0]["run_id"]) if matches else None
         if run is None:
-            fail(f"no run {run_id!r}: `cartflow runs` lists them")
-        console.print(f"run {run['run_id']}: {run['status']} ({run['trigger']}) "
-                      f"{run['started_at']} → {run['finished_at'] or '…'}")
+            fail(f"no run {run_id!r}", 1, f"cartflow runs --project {project_arg(proj)}")
+        show_run(run, fmt, wide)
+    finally:
+        state.close()
+
+
+TASK_COLUMNS = [Col("task", ID), Col("status", ID), Col("seconds", NUMBER), Col("rows", COUNT),
+                Col("attempts", COUNT), Col("error", TEXT, drop=1, min_width=24)]
+
+
+def show_run(run: dict, fmt: str, wide: bool) -> None:
+    tasks = [(t["task"], t["status"], t["seconds"], t["rows"], t["attempts"], t["error"] or None)
+             for t in run["tasks"]]
+    if fmt != "table":
+        info = {k: run.get(k) for k in ("run_id", "status", "trigger", "started_at", "finished_at", "error")}
+        if fmt == "json":
+            typer.echo(json.dumps({**info, "stats": run_stats(run), "tasks": records(TASK_COLUMNS, tasks)},
+                                  indent=2, default=str))
+        else:
+            show(Section("tasks", None, TASK_COLUMNS, tasks), "csv")
+        return
+    with paged():
+        console.print(f"run {run['run_id']}: {run['status']} ({escape(run['trigger'])})", highlight=False)
+        console.print(f"  {run['started_at']} → {run['finished_at'] or '…'}", highlight=False)
         if run["error"]:
-            console.print(f"[red]error:[/] {run['error']}")
-        console.print(table("Tasks", ["task", "status", "seconds", "rows", "attempts", "error"],
-                            [(t["task"], t["status"], t["seconds"], t["rows"], t["attempts"], t["error"] or "")
-                             for t in run["tasks"]]))
-        stats = json.loads(run["stats"]) if run.get("stats") else {}
+            console.print(f"[red]error:[/] {escape(run['error'])}", soft_wrap=True)
+        hidden = show(Section("tasks", "Tasks", TASK_COLUMNS, tasks), "table", wide=wide)
+        if "error" in hidden:
+            for t in run["tasks"]:
+                if t["error"]:
+                    console.print(f"[red]{t['task']}[/] {escape(t['error'])}", soft_wrap=True, highlight=False)
+        stats = run_stats(run)
         for w in stats.get("warnings", []):
-            console.print(f"[yellow]warning:[/] {w}")
+            console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
         if stats.get("restated"):
             r = stats["restated"]
             console.print(f"restated {r.get('from') or r.get('reason')}..{r.get('to') or ''}: "
                           f"{len(r.get('batches', []))} batch(es); rebuilt from {r.get('rebuilt_from_batches')}")
-    finally:
-        state.close()
 
 
 @app.command()
@@ -118,6 +223,7 @@ def catalog(
     database: Annotated[Optional[str], typer.Option(help="Database/schema for --ddl (default: the project name).")] = None,
     trino_catalog: Annotated[str, typer.Option("--trino-catalog", help="Trino catalog (Hive connector) for --ddl trino.")] = "hive",
     location: Annotated[Optional[str], typer.Option(help="For --ddl: the lake root the engine reads (a copied lake), e.g. s3://bucket/prefix.")] = None,
+    wide: WideOpt = False,
 ) -> None:
     """Every table in every layer (schema, partitions, rows, location); --ddl for Athena/Trino."""
     from cartflow.lake.s3 import LakeAccessError
@@ -129,8 +235,7 @@ def catalog(
 
     if ddl is not None and ddl not in DIALECTS:
         fail(f"--ddl {ddl!r}: allowed values are {', '.join(DIALECTS)}")
-    if fmt not in ("table", "json"):
-        fail(f"--format {fmt!r}: allowed values are table, json")
+    valid_format(fmt)
     proj = load(project)
     state = open_state(proj)
     try:
@@ -151,16 +256,23 @@ def catalog(
     if fmt == "json":
         typer.echo(json.dumps([t.as_dict() for t in tables], indent=2))
         return
-    if not tables:
-        console.print("the catalog is empty: drop files into the landing inbox and run `cartflow run`")
+    if not tables and fmt == "table":
+        hint("the catalog is empty: drop files into the landing folder, then run:",
+             f"cartflow run --project {project_arg(proj)}")
         return
-    console.print(table(f"{len(tables)} table(s)", ["layer", "table", "rows", "partitions", "location"],
-                        [(t.layer, t.name, "" if t.rows is None else f"{t.rows:,}", partitions(t.partitions),
-                          t.location + (f"\n{t.note}" if t.note else "")) for t in tables]))
-    console.print("[bold]Schemas[/]")
-    for t in tables:
-        columns = ", ".join(f"{n} [dim]{ty}[/]" for n, ty in t.columns) or f"[dim]{t.format}[/]"
-        console.print(f"  [bold]{t.layer}.{t.name}[/]: {columns}", highlight=False)
+    cols = [Col("layer", ID), Col("table", ID), Col("rows", COUNT), Col("partitions", TEXT, drop=2, min_width=12),
+            Col("location", TEXT, drop=1, min_width=20)]
+    rows = [(t.layer, t.name, t.rows, partitions(t.partitions), t.location + (f"\n{t.note}" if t.note else ""))
+            for t in tables]
+    if fmt == "csv":
+        show(Section("tables", None, cols, rows), "csv")
+        return
+    with paged():
+        show(Section("tables", f"{len(tables)} table(s)", cols, rows), wide=wide)
+        console.print("[bold]Schemas[/]")
+        for t in tables:
+            columns = ", ".join(f"{n} [dim]{ty}[/]" for n, ty in t.columns) or f"[dim]{t.format}[/]"
+            console.print(f"  [bold]{t.layer}.{t.name}[/]: {columns}", highlight=False)
 
 
 def partitions(values: list[str]) -> str:
@@ -184,5 +296,6 @@ def report(
     except LakeAccessError as exc:
         fail(str(exc))
     if result.empty:
-        err_console.print("[yellow]note:[/] nothing published yet: the report says so; run `cartflow run` first")
+        err_console.print("[yellow]note:[/] nothing published yet: the report says so; run `cartflow run` first",
+                          soft_wrap=True)
     console.print(f"wrote {result.path} ({result.bytes / 1e6:.1f} MB) in {result.seconds:.1f}s")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from cartflow.cli._app import alerts_app, app, dlq_app
-from cartflow.cli._common import FormatOpt, LogFormatOpt, ProjectOpt, fail, load, setup_logging
-from cartflow.console import console, err_console, table
+from rich.markup import escape
+
+from cartflow.cli._common import FormatOpt, LogFormatOpt, ProjectOpt, WideOpt, fail, load, project_arg, \
+    setup_logging, valid_format
+from cartflow.console import COUNT, ID, TEXT, TIME, Col, Section, console, err_console, hint, paged, show
 
 
 QueueArg = Annotated[str, typer.Argument(help="Which queue: quarantine, stream or files.")]
@@ -41,6 +45,7 @@ def scheduler(
     = False,
     list_jobs: Annotated[bool, typer.Option("--list", help="Show each job's cron, last and next run; run nothing.")]
     = False,
+    fmt: FormatOpt = "table",
     log_format: LogFormatOpt = None,
 ) -> None:
     """Run the pipeline on the cron schedules of \\[schedule.jobs] until stopped (Ctrl-C or SIGTERM).
@@ -48,21 +53,26 @@ def scheduler(
     Missed runs (the scheduler was down) are skipped but the latest, unless catchup = true.
     """
     from cartflow.runtime.lock import LockHeld
-    from cartflow.pipeline.schedule import Scheduler, serve
+    from cartflow.pipeline.schedule import serve
 
+    valid_format(fmt)
     proj = load(project)
-    if list_jobs:
-        sched = Scheduler(proj)
-        try:
-            rows = [(n, c, last.isoformat() if last else "never", nxt.isoformat())
-                    for n, c, last, nxt in sched.upcoming()]
-        finally:
-            sched.close()
-        if not rows:
-            console.print("no jobs: add \\[schedule.jobs.<name>] cron = \"0 2 * * *\" to cartflow.toml")
-            return
-        console.print(table("Schedules", ["job", "cron", "last run", "next run (UTC)"], rows))
+    jobs = scheduled_jobs(proj)
+    if not jobs:
+        hint("no jobs to schedule: [schedule.jobs] in cartflow.toml has none enabled. Add one, e.g.",
+             "[schedule.jobs.nightly]", 'cron = "0 2 * * *"')
         return
+    if list_jobs:
+        show(Section("jobs", f"Schedules ({proj.config.schedule.timezone})",
+                     [Col("job", ID), Col("cron", TEXT, min_width=9), Col("last_run", TIME, header="last run (UTC)"),
+                      Col("last_run_id", ID, drop=1, header="last run id"), Col("next_run", TIME, header="next run (UTC)")],
+                     jobs), fmt)
+        return
+    console.print(f"scheduling {len(jobs)} job(s), times in UTC (cron in {proj.config.schedule.timezone}); "
+                  "Ctrl-C stops:" if not once else f"running the job(s) due now of {len(jobs)}:", highlight=False)
+    for job, cron, last, _, nxt in jobs:
+        console.print(f"  {job}  {cron}  next {nxt}" + (f"  last {last}" if last else "  (never ran)"),
+                      highlight=False)
     setup_logging(proj, log_format or "text")
     try:
         fired = serve(proj, stop_event(), once=once)
@@ -71,6 +81,29 @@ def scheduler(
     for f in fired:
         console.print(f"{f.job} @ {f.at.isoformat()}: {f.status} {f.run_id or ''}"
                       + (f" (skipped {len(f.skipped)} missed)" if f.skipped else ""))
+    if once:
+        upcoming = sorted(scheduled_jobs(proj), key=lambda j: j[4])
+        console.print(("nothing was due now; " if not fired else "") + "next due: "
+                      + ", ".join(f"{j[0]} at {j[4]}" for j in upcoming if j[4] == upcoming[0][4]), highlight=False)
+
+
+def scheduled_jobs(proj) -> list[tuple[str, str, str | None, str | None, str]]:
+    """(job, cron, last run time, last run id, next run time) per enabled job. The last run is the latest
+    run the job triggered, from the run history: a job that never ran has none."""
+    from cartflow.pipeline.schedule import Scheduler
+
+    sched = Scheduler(proj)
+    try:
+        upcoming = sched.upcoming()
+        history = sched.state.runs(limit=10_000) if upcoming else []
+    finally:
+        sched.close()
+    rows = []
+    for name, cron, _, nxt in upcoming:
+        last = next((r for r in history if r["trigger"].startswith(f"schedule:{name}@")), None)
+        rows.append((name, cron, last["started_at"][:19].replace("T", " ") if last else None,
+                     last["run_id"] if last else None, nxt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")))
+    return rows
 
 
 @app.command()
@@ -86,10 +119,21 @@ def watch(
     log_format: LogFormatOpt = None,
 ) -> None:
     """Start a run whenever files land in a `files` source's inbox (debounced; each file taken once)."""
+    from cartflow.pipeline.watch import inboxes
     from cartflow.pipeline.watch import watch as watch_inboxes
 
     proj = load(project)
     setup_logging(proj, log_format or "text")
+    watched = inboxes(proj)
+    cfg = proj.config.watch
+    if watched:
+        console.print(f"watching {len(watched)} folder(s) for new files (a run starts "
+                      f"{cfg.debounce_seconds if debounce is None else debounce:g}s after the last arrival; "
+                      f"looking every {cfg.poll_seconds if poll is None else poll:g}s; Ctrl-C stops):", highlight=False)
+        for inbox in watched:
+            where = inbox.storage.uri(inbox.prefix) if inbox.prefix else inbox.storage.uri("")
+            console.print(f"  {inbox.source}: {where.rstrip('/')}/{inbox.pattern or ''}", highlight=False,
+                          soft_wrap=True)
 
     def on_run(r) -> None:
         console.print(f"run {r.run_id}: {r.status} for {len(r.trigger_files)} file(s)")
@@ -112,6 +156,10 @@ def queue_named(name: str):
         fail(escape(str(exc)), 2)
 
 
+DLQ_COLUMNS = [Col("id", ID), Col("reason", ID), Col("status", ID), Col("at", TIME, drop=2),
+               Col("source", TEXT, drop=3, min_width=14), Col("summary", TEXT, drop=1, min_width=30)]
+
+
 @dlq_app.command("list")
 def dlq_list(
     queue: Annotated[Optional[str], typer.Argument(help="quarantine, stream or files (all when omitted).")] = None,
@@ -119,28 +167,36 @@ def dlq_list(
     limit: Annotated[int, typer.Option(help="How many items to list per queue, newest first.")] = 20,
     reason: Annotated[Optional[str], typer.Option(help="Only reasons starting with this, e.g. unparseable:.")] = None,
     fmt: FormatOpt = "table",
+    wide: WideOpt = False,
 ) -> None:
     """Counts by reason and the latest items of each dead-letter queue, with their replay status."""
     from cartflow.pipeline.dlq import as_json, providers
 
-    if fmt not in ("table", "json"):
-        fail(f"--format {fmt!r}: allowed values are table, json", 2)
+    valid_format(fmt)
     proj = load(project)
     chosen = {queue: queue_named(queue)} if queue else providers()
     if fmt == "json":
         typer.echo(as_json([i for p in chosen.values() for i in p.list(proj, limit=limit, reason=reason)]))
         return
-    for name, p in chosen.items():
-        counts = p.counts(proj)
-        if not counts:
-            console.print(f"[green]{name}[/]: empty ({p.description})")
-            continue
-        console.print(table(f"{name}: {sum(counts.values()):,} item(s) — {p.description}", ["reason", "items"],
-                            [(k, f"{v:,}") for k, v in counts.items()]))
-        items = p.list(proj, limit=limit, reason=reason)
-        console.print(table(f"{name}: latest {len(items)}", ["id", "reason", "status", "source", "at", "summary"],
-                            [(i.id, i.reason, i.status, i.source, (i.at or "")[:19], i.summary[:90]) for i in items]))
-    console.print("inspect one: `cartflow dlq show QUEUE ID`; replay after a fix: `cartflow dlq replay QUEUE ...`")
+    if fmt == "csv":
+        items = [i for p in chosen.values() for i in p.list(proj, limit=limit, reason=reason)]
+        show(Section("items", None, [Col("queue"), *DLQ_COLUMNS],
+                     [(i.provider, i.id, i.reason, i.status, i.at, i.source, i.summary) for i in items]), "csv")
+        return
+    with paged():
+        for name, p in chosen.items():
+            counts = p.counts(proj)
+            if not counts:
+                console.print(f"[green]{name}[/]: empty — {escape(p.description)}", highlight=False)
+                continue
+            show(Section("counts", f"{name}: {sum(counts.values()):,} item(s) — {p.description}",
+                         [Col("reason", ID), Col("items", COUNT)], list(counts.items())))
+            items = p.list(proj, limit=limit, reason=reason)
+            show(Section("items", f"{name}: latest {len(items)}", DLQ_COLUMNS,
+                         [(i.id, i.reason, i.status, (i.at or "")[:19] or None, i.source, i.summary) for i in items]),
+                 wide=wide)
+        hint("inspect one, or replay after a fix:", f"cartflow dlq show QUEUE ID --project {project_arg(proj)}",
+             f"cartflow dlq replay QUEUE ID... --project {project_arg(proj)}")
 
 
 @dlq_app.command("show")
@@ -157,7 +213,8 @@ def dlq_show(queue: QueueArg, item_id: Annotated[str, typer.Argument(help="The i
     except DlqError as exc:
         fail(escape(str(exc)), 2)
     if item is None:
-        fail(f"no single {queue} item {item_id!r}: `cartflow dlq list {queue}` shows the ids")
+        fail(f"no single {queue} item {item_id!r}; the ids are in", 1,
+             f"cartflow dlq list {queue} --project {project_arg(proj)}")
     typer.echo(json.dumps(item.__dict__, indent=2, default=str, ensure_ascii=False))
 
 
@@ -195,18 +252,22 @@ def dlq_replay(
 
 @alerts_app.command("list")
 def alerts_list(project: ProjectOpt = Path("."),
-                limit: Annotated[int, typer.Option(help="How many of the latest alerts.")] = 20) -> None:
+                limit: Annotated[int, typer.Option(help="How many of the latest alerts.")] = 20,
+                fmt: FormatOpt = "table", wide: WideOpt = False) -> None:
     """The latest alerts from the local alert log, with how each delivery went."""
     from cartflow.pipeline.alerts import read_alert_log
 
+    valid_format(fmt)
     entries = read_alert_log(load(project), limit)
-    if not entries:
+    if not entries and fmt == "table":
         console.print("no alerts yet")
         return
-    console.print(table("Alerts", ["at", "kind", "run", "title", "deliveries"],
-                        [(e["at"][:19], e["kind"], e.get("run_id") or "", e["title"],
-                          ", ".join(f"{d['sink']} {'ok' if d['ok'] else 'FAILED'}" for d in e["deliveries"]) or "log")
-                         for e in entries]))
+    with paged():
+        show(Section("alerts", "Alerts", [Col("at", TIME), Col("kind", ID), Col("run", ID, drop=2),
+                                          Col("title", TEXT, min_width=20), Col("deliveries", TEXT, drop=1)],
+                     [(e["at"][:19], e["kind"], e.get("run_id"), e["title"],
+                       ", ".join(f"{d['sink']} {'ok' if d['ok'] else 'FAILED'}" for d in e["deliveries"]) or "log")
+                      for e in entries]), fmt, wide=wide)
 
 
 @alerts_app.command("test")

@@ -9,7 +9,7 @@ import typer
 
 from cartflow.cli._app import app
 from cartflow.cli._common import LogFormatOpt, ProjectOpt, fail, load, print_result, reporter, setup_logging
-from cartflow.console import BarReporter, console, err_console, table
+from cartflow.console import MONEY, BarReporter, Col, Section, console, err_console, hint, is_money, show
 
 
 @app.command()
@@ -25,8 +25,9 @@ def init(
         path = init_project(directory, name=name, force=force)
     except FileExistsError as exc:
         fail(str(exc))
-    console.print(f"created {path}\ndrop CSV files into {directory / 'landing' / 'online_retail'} "
-                  f"and run `cartflow run --project {directory}`")
+    console.print(f"created {path}", highlight=False, soft_wrap=True)
+    hint(f"drop CSV files into {directory / 'landing' / 'online_retail'}/, then run:",
+         f"cartflow run --project {directory}")
 
 
 @app.command()
@@ -65,9 +66,9 @@ def run(
     except Interrupted as exc:
         where = f" during stage {exc.stage}" if exc.stage else ""
         err_console.print(f"interrupted ({exc.signal_name}){where}: run {exc.run_id or '-'} recorded as "
-                          "interrupted, lock released; `cartflow run` again takes its batches")
+                          "interrupted, lock released; `cartflow run` again takes its batches", soft_wrap=True)
         raise typer.Exit(exc.exit_code)
-    print_result(result)
+    print_result(result, proj)
     if result.status == "failed":
         raise typer.Exit(1)
 
@@ -85,9 +86,13 @@ def demo(
     prepare_demo(directory, scale, seed)
     with BarReporter() as reporter:
         result, answers = run_demo(directory, reporter)
-    print_result(result)
+    print_result(result, load(directory))
     if result.status != "succeeded":
         raise typer.Exit(1)
-    for title, (columns, rows) in answers.items():
-        console.print(table(title, columns, rows))
-    console.print(f"\nExplore further: cartflow sql --project {directory} \"SELECT * FROM mart_customer_rfm LIMIT 5\"")
+    currency = load(directory).config.currency.base
+    for title, (columns, rows) in answers.items():  # amounts (DECIMAL(18,3)) read as money
+        cols = [Col(c, MONEY, header=f"{c}\n{currency}") if is_money([r[i] for r in rows]) else Col(c)
+                for i, c in enumerate(columns)]
+        show(Section(title, title, cols, rows), currency=currency)
+    console.print()
+    hint("Explore further:", f"cartflow sql --project {directory} \"SELECT * FROM mart_customer_rfm LIMIT 5\"")

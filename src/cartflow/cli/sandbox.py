@@ -11,7 +11,7 @@ import typer
 
 from cartflow.cli._app import generate_app, sandbox_app
 from cartflow.cli._common import fail
-from cartflow.console import console, err_console
+from cartflow.console import hint, console, err_console
 
 
 SandboxDir = Annotated[Path, typer.Option("--dir", help="Where the sandbox keeps its state, log and PostgreSQL data.")]
@@ -68,8 +68,9 @@ def sandbox_up(
         fail(str(exc))
     console.print(f"sandbox up (pid {info.pid})\n  Customer API       {info.customers_url}  (X-API-Key: {info.api_key})"
                   f"\n  Exchange-rate API  {info.fx_url}/v1/latest\n  Products API       {info.products_url}"
-                  f"\n  PostgreSQL         {info.postgres_dsn or '(none)'}  schema {info.pg_schema}"
-                  f"\nstop it with `cartflow sandbox down --dir {data_dir}`")
+                  f"\n  PostgreSQL         {info.postgres_dsn or '(none)'}  schema {info.pg_schema}",
+                  soft_wrap=True, highlight=False)
+    hint("stop it with:", f"cartflow sandbox down --dir {data_dir}")
 
 
 @sandbox_app.command("down")

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from cartflow.cli._app import app
-from cartflow.cli._common import ProjectOpt, fail, load
-from cartflow.console import console, err_console, table
+from cartflow.cli._common import LogFormatOpt, ProjectOpt, fail, load
+from cartflow.console import COUNT, ID, NUMBER, TEXT, Col, Section, console, err_console, hint, show
 
 
 @app.command()
@@ -21,6 +21,7 @@ def serve(
                                             help="Run the raw and serving sinks in this process too.")] = True,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    log_format: LogFormatOpt = None,
 ) -> None:
     """Run the API: POST /v1/order-lines, purchase history, /v1/health, /metrics, docs at /docs.
 
@@ -32,15 +33,42 @@ def serve(
     from rich.markup import escape
 
     from cartflow.api.server import serve as run_server
+    from cartflow.runtime.logs import setup_project_logging
     from cartflow.runtime.pg_state import StateConfigError
     from cartflow.serving.store import StoreError
     from cartflow.stream.log import LogUnavailable
 
+    proj = load(project)
+    fmt = log_format or proj.config.logging.format
+    if fmt not in ("text", "json"):
+        fail(f"--log-format {fmt!r}: allowed values are text, json", 2)
+    setup_project_logging(proj, fmt)  # cartflow's own lines: stderr at [logging] level, and the log file
     try:
-        run_server(load(project), host=host, port=port, consumers=consumers, workers=workers,
-                   access_log=access_log)
+        run_server(proj, host=host, port=port, consumers=consumers, workers=workers,
+                   access_log=access_log, log_config=uvicorn_log_config(fmt, proj.config.logging.level))
     except (LogUnavailable, StoreError, StateConfigError) as exc:
         fail(escape(str(exc)))
+
+
+def uvicorn_log_config(fmt: str, level: str) -> dict:
+    """uvicorn's own lines (startup, errors, access) in cartflow's log format, not its `INFO:     …` one.
+
+    A dictConfig, so every worker process applies it too; the root logger takes the same handler so a
+    worker's cartflow lines read the same.
+    """
+    formatter = "JsonFormatter" if fmt == "json" else "TextFormatter"
+    handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "cartflow",
+               "filters": ["run_id"]}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"cartflow": {"()": f"cartflow.runtime.logs.{formatter}"}},
+        "filters": {"run_id": {"()": "cartflow.runtime.logs.RunIdFilter"}},
+        "handlers": {"stderr": handler},
+        "loggers": {name: {"handlers": ["stderr"], "level": level, "propagate": False}
+                    for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+        "root": {"handlers": ["stderr"], "level": level},
+    }
 
 
 @app.command()
@@ -105,12 +133,12 @@ def send(
             fail(escape(str(exc)))
     for line in summary.errors[:20]:
         err_console.print(f"[red]failed:[/] {escape(line)}")
-    console.print(table(f"Sent {file.name} to {url}", ["", ""], [
+    show(Section("sent", f"Sent {file.name} to {url}", [Col("what", TEXT), Col("value", NUMBER)], [
         ("lines read", f"{summary.rows:,}"), ("requests", f"{summary.batches:,} (batches of {batch})"),
         ("accepted", f"{summary.accepted:,}"), ("rejected (dead letter)", f"{summary.rejected:,}"),
         ("failed (not acknowledged)", f"{summary.failed_rows:,}"), ("retries", f"{summary.retries:,}"),
         ("seconds", f"{summary.seconds:.1f}"), ("accepted lines/s", f"{summary.rate:,.0f}")]))
     if summary.rejected:
-        console.print("rejected lines are in the dead letter: `cartflow dlq list stream` shows them with their reasons")
+        hint("rejected lines are in the dead letter, with their reasons:", "cartflow dlq list stream")
     if summary.failed_rows:
         raise typer.Exit(1)

@@ -54,6 +54,13 @@ def report_html(storage: Storage, title: str = "cartflow report") -> tuple[str, 
     return render_report({"generated_at": generated}, encoded, title), bool(snap.meta["empty"])
 
 
+def current_umask() -> int:
+    """The process umask (read by setting it and putting it back: the only portable way)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_report(storage: Storage, out: Path, title: str = "cartflow report") -> ReportResult:
     """Write the report atomically (a reader never sees half a file)."""
     import time
@@ -66,6 +73,7 @@ def write_report(storage: Storage, out: Path, title: str = "cartflow report") ->
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(page)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; a report is a file to share, as `>` would
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

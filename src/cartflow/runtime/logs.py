@@ -11,6 +11,7 @@ import json
 import logging
 import logging.handlers
 import sys
+import warnings
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 ROOT_LOGGER = "cartflow"
+WARNINGS_LOGGER = "cartflow.warnings"
+"""Python warnings raised by libraries (`route_warnings`): the log file only, never the terminal."""
 run_id_var: ContextVar[str | None] = ContextVar("cartflow_run_id", default=None)
 
 # LogRecord attributes that are not user extras
@@ -99,6 +102,32 @@ class _File(logging.handlers.RotatingFileHandler, _CartflowHandler):  # type: ig
     pass
 
 
+def route_warnings() -> None:
+    """Send every Python warning (a library's RuntimeDirWarning, a DeprecationWarning) to the log file
+    instead of stderr: a user's terminal shows cartflow's own messages only, and the warning is still
+    there for whoever debugs. Without a log file (logging not set up) warnings are dropped."""
+    logger = logging.getLogger(WARNINGS_LOGGER)
+    logger.propagate = False  # never the stderr handler, nor a root handler a library installed
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+    def showwarning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    file: IO[str] | None = None, line: str | None = None) -> None:
+        logger.warning("%s: %s (%s:%d)", category.__name__, message, filename, lineno,
+                       extra={"category": category.__name__})
+
+    warnings.showwarning = showwarning
+
+
+def _attach_warnings(handler: logging.Handler | None) -> None:
+    """The log file also takes the routed warnings (see route_warnings)."""
+    logger = logging.getLogger(WARNINGS_LOGGER)
+    for h in [h for h in logger.handlers if isinstance(h, _CartflowHandler)]:
+        logger.removeHandler(h)
+    if handler is not None:
+        logger.addHandler(handler)
+
+
 def configure_logging(fmt: str = "text", level: str = "INFO", *, file: Path | None = None,
                       stream: IO[str] | None = None, stream_level: str | None = None) -> logging.Logger:
     """Send `cartflow.*` logs to stderr (text or JSON lines) and, optionally, a JSON-lines file.
@@ -126,6 +155,7 @@ def configure_logging(fmt: str = "text", level: str = "INFO", *, file: Path | No
         fh.setFormatter(JsonFormatter())
         fh.addFilter(RunIdFilter())
         logger.addHandler(fh)
+    _attach_warnings(fh if file is not None else None)
     return logger
 
 
@@ -147,5 +177,6 @@ def reset_logging() -> None:
     for h in [h for h in logger.handlers if isinstance(h, _CartflowHandler)]:
         logger.removeHandler(h)
         h.close()
+    _attach_warnings(None)
     logger.propagate = True
     logger.setLevel(logging.NOTSET)
