@@ -6,11 +6,13 @@ file is a one-line fix rather than a stack trace.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -513,37 +515,123 @@ def load_project(directory: Path | str = ".") -> Project:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    _apply_env_overrides(raw, os.environ)
-    return Project(root, parse_config(raw, source=str(path)))
+    env = _apply_env_overrides(raw, os.environ)
+    return Project(root, parse_config(raw, source=str(path), env=env))
 
 
-def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> ProjectConfig:
+def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE,
+                 env: dict[tuple[str, ...], str] | None = None) -> ProjectConfig:
     try:
         return ProjectConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, raw, source)) from None
+        raise ConfigError(format_validation_error(exc, raw, source, env)) from None
 
 
-def format_validation_error(exc: ValidationError, raw: dict[str, Any], source: str) -> str:
-    """One line per problem: `key = value: what is wrong (allowed: …)`."""
+# What a value of each pattern looks like: an example reads better than the regex.
+PATTERN_EXAMPLES = {
+    r"^(?i:[0-9]+(\.[0-9]+)?\s*[KMGT]i?B)$": 'a size such as "2GB", "512MB" or "8GiB"',
+    r"^[a-z_][a-z0-9_]{0,62}$": 'a lower-case name such as "cartflow" (letters, digits and _)',
+    _CURRENCY: 'a three-letter currency code such as "GBP" or "EUR"',
+    _IDENT: 'a column name such as "updated_at" (letters, digits and _)',
+    r"^https?://": 'a URL such as "https://api.example.com/v1/customers"',
+    r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$": 'a table such as "orders" or "sales.orders"',
+}
+
+
+def format_validation_error(exc: ValidationError, raw: dict[str, Any], source: str,
+                            env: dict[tuple[str, ...], str] | None = None) -> str:
+    """One line per problem: `key = value: what is wrong`, with what to write instead.
+
+    A value set by an environment variable (`CARTFLOW__SECTION__KEY`) says so: it is not in the
+    file the user is looking at. A bad value gets an example, a misspelled key a "did you mean".
+    """
+    env = env or {}
     lines = [f"{source}: invalid configuration"]
     for err in exc.errors():
-        loc = [str(p) for p in err["loc"] if not _is_union_tag(p, err)]
-        key = ".".join(loc)
-        value = _lookup(raw, tuple(p for p in err["loc"] if not _is_union_tag(p, err)))
+        path = tuple(p for p in err["loc"] if not _is_union_tag(p, err))
+        key = ".".join(str(p) for p in path)
+        value = _lookup(raw, path)
         shown = "(missing)" if value is _MISSING else repr(value)
-        msg = err["msg"]
-        allowed = _allowed(err)
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        if not loc:  # a whole-file rule (a model validator): there is no one key to show
-            lines.append(f"  {msg.removeprefix('Value error, ')}")
-            continue
-        if isinstance(value, dict):  # a rule over a whole table (a model validator): name the table
-            lines.append(f"  [{key}]: {msg.removeprefix('Value error, ')}")
-            continue
-        lines.append(f"  {key} = {shown}: {msg}{allowed}")
+        origin = env.get(tuple(str(p).lower() for p in path))
+        if origin:
+            shown += f" (from the environment variable {origin}, not {Path(source).name})"
+        msg = _explain(err, path, raw)
+        if not path:  # a whole-file rule (a model validator): there is no one key to show
+            lines.append(f"  {msg}")
+        elif isinstance(value, dict):  # a rule over a whole table (a model validator): name the table
+            lines.append(f"  [{key}]: {msg}")
+        else:
+            lines.append(f"  {key} = {shown}: {msg}")
     return "\n".join(lines)
+
+
+def _explain(err: dict[str, Any], path: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    """What is wrong, said once, with what would be right."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        known = _known_keys(path[:-1], raw)
+        close = difflib.get_close_matches(str(path[-1]), known, n=1, cutoff=0.6)
+        return "unknown key" + (f"; did you mean {close[0]!r}?" if close else
+                                f" (known here: {', '.join(sorted(known))})" if known else "")
+    if kind == "literal_error":
+        return f"expected {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        example = PATTERN_EXAMPLES.get(str(ctx.get("pattern")))
+        return f"expected {example}" if example else f"does not have the expected form ({ctx.get('pattern')})"
+    if kind == "union_tag_invalid":
+        return f"kind {ctx.get('tag')!r} is not a source kind; expected one of {ctx.get('expected_tags')}"
+    if kind == "missing":
+        return "required, and not set"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _known_keys(path: tuple[Any, ...], raw: dict[str, Any]) -> list[str]:
+    """The keys allowed in the table at `path`, read from the schema (for "did you mean")."""
+    node: Any = ProjectConfig
+    for i, part in enumerate(path):
+        node = _resolve(node, raw, path[:i])
+        if isinstance(node, _AnyKey):  # `sources.<name>`: the name is free, its table is not
+            node = node.value
+            continue
+        if not (isinstance(node, type) and issubclass(node, BaseModel)):
+            return []
+        field = node.model_fields.get(str(part)) or next(
+            (f for f in node.model_fields.values() if f.alias == part), None)
+        if field is None:
+            return []
+        node = _inner(field.annotation)
+    node = _resolve(node, raw, path)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return [f.alias or n for n, f in node.model_fields.items()]
+    return []
+
+
+_SOURCE_KINDS = {"files": FilesSource, "http": HttpSource, "postgres": PostgresSource}
+
+
+def _resolve(node: Any, raw: dict[str, Any], path: tuple[Any, ...]) -> Any:
+    """A source (a union on `kind`) -> the model its `kind` picks."""
+    if node is SourceConfig:
+        value = _lookup(raw, path)
+        return _SOURCE_KINDS.get(value.get("kind")) if isinstance(value, dict) else None
+    return node
+
+
+def _inner(annotation: Any) -> Any:
+    """`X | None` -> X; `dict[str, X]` -> any key, each holding X."""
+    if get_origin(annotation) in (Union, UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else annotation
+    if get_origin(annotation) is dict:
+        return _AnyKey(get_args(annotation)[1])
+    return annotation
+
+
+class _AnyKey:
+    """A table of named entries (`[sources.<name>]`): any key, each holding `value`."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 _MISSING = object()
@@ -563,17 +651,11 @@ def _lookup(raw: Any, loc: tuple[Any, ...]) -> Any:
     return cur
 
 
-def _allowed(err: dict[str, Any]) -> str:
-    ctx = err.get("ctx") or {}
-    if "expected" in ctx:
-        return f" (allowed: {ctx['expected']})"
-    if "expected_tags" in ctx:
-        return f" (allowed kinds: {ctx['expected_tags']})"
-    return ""
+def _apply_env_overrides(raw: dict[str, Any], environ: Any) -> dict[tuple[str, ...], str]:
+    """`CARTFLOW__LAKE__ROOT=s3://b/p` sets `[lake] root`; values are parsed as TOML scalars.
 
-
-def _apply_env_overrides(raw: dict[str, Any], environ: Any) -> None:
-    """`CARTFLOW__LAKE__ROOT=s3://b/p` sets `[lake] root`; values are parsed as TOML scalars."""
+    Returns which keys came from which variable, so an error can say so."""
+    applied: dict[tuple[str, ...], str] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
@@ -587,6 +669,8 @@ def _apply_env_overrides(raw: dict[str, Any], environ: Any) -> None:
                 break
         else:
             cur[parts[-1]] = _parse_scalar(value)
+            applied[tuple(parts)] = name
+    return applied
 
 
 def _parse_scalar(value: str) -> Any:
