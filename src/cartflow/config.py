@@ -547,7 +547,8 @@ def format_validation_error(exc: ValidationError, raw: dict[str, Any], source: s
     """
     env = env or {}
     lines = [f"{source}: invalid configuration"]
-    for err in exc.errors():
+    for details in exc.errors():
+        err: dict[str, Any] = dict(details)
         path = tuple(p for p in err["loc"] if not _is_union_tag(p, err))
         key = ".".join(str(p) for p in path)
         value = _lookup(raw, path)
@@ -613,7 +614,7 @@ def _resolve(node: Any, raw: dict[str, Any], path: tuple[Any, ...]) -> Any:
     """A source (a union on `kind`) -> the model its `kind` picks."""
     if node is SourceConfig:
         value = _lookup(raw, path)
-        return _SOURCE_KINDS.get(value.get("kind")) if isinstance(value, dict) else None
+        return _SOURCE_KINDS.get(str(value.get("kind"))) if isinstance(value, dict) else None
     return node
 
 

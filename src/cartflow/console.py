@@ -313,7 +313,7 @@ def show(sections: Section | Sequence[Section], fmt: str = "table", *, wide: boo
     """Print tables as `fmt`; one section prints bare rows in csv/json, several print one object (json)
     or `# key` headed blocks (csv). Returns the columns dropped to fit (table format)."""
     many = not isinstance(sections, Section)
-    parts: list[Section] = list(sections) if many else [sections]  # type: ignore[arg-type]
+    parts: list[Section] = [sections] if isinstance(sections, Section) else list(sections)
     if fmt == "json":
         data = {s.key: records(s.columns, s.rows) for s in parts}
         sys.stdout.write(json.dumps(data if many else data[parts[0].key], indent=2, default=str,

@@ -115,7 +115,7 @@ def count_sections(layer_rows: dict[str, int], quarantine: dict[str, int],
 
 def batches_by_source(project: Project, state: Any, batch_ids: list[str]) -> str:
     """`online_retail 1 file; storefront 3 streamed batch(es)`: where a run's batches came from."""
-    wanted, counts = set(batch_ids), {}
+    wanted, counts = set(batch_ids), dict[str, int]()
     for m in state.manifests():
         if m.batch_id in wanted:
             counts[m.source] = counts.get(m.source, 0) + 1
@@ -132,7 +132,7 @@ def empty_inboxes(project: Project) -> list[tuple[str, str, bool]]:
 
     found = []
     for name, source in project.config.sources.items():
-        if not (source.enabled and isinstance(source, FilesSource)) or "://" in source.path:
+        if not isinstance(source, FilesSource) or not source.enabled or "://" in source.path:
             continue
         path = project.resolve(source.path)
         if not path.is_dir():
@@ -167,7 +167,7 @@ def print_result(result, project: Project | None = None) -> None:
         state = open_state(project)
     try:
         before = previous_counts(state, result.run_id) if state is not None else ({}, {})
-        sources = batches_by_source(project, state, result.batch_ids) if state is not None else ""
+        sources = batches_by_source(project, state, result.batch_ids) if project and state is not None else ""
     finally:
         if state is not None:
             state.close()

@@ -9,7 +9,7 @@ import typer
 
 from cartflow.cli._app import app
 from cartflow.cli._common import LogFormatOpt, ProjectOpt, fail, load
-from cartflow.console import COUNT, ID, NUMBER, TEXT, Col, Section, console, err_console, hint, show
+from cartflow.console import NUMBER, TEXT, Col, Section, console, err_console, hint, show
 
 
 @app.command()
