@@ -166,14 +166,14 @@ def test_config_errors_name_env_vars_show_examples_and_suggest_keys(tmp_path: Pa
 def test_every_pattern_in_the_schema_has_an_example() -> None:
     from pydantic import BaseModel
 
-    from cartflow import config
+    from cartflow import config, config_errors
 
     patterns = set()
     for model in vars(config).values():
         if isinstance(model, type) and issubclass(model, BaseModel):
             for field in model.model_fields.values():
                 patterns |= {getattr(m, "pattern", None) for m in field.metadata} - {None}
-    assert patterns and patterns <= set(config.PATTERN_EXAMPLES)
+    assert patterns and patterns <= set(config_errors.PATTERN_EXAMPLES)
 
 
 # -- report, scheduler, watch, serve --------------------------------------------------------------
