@@ -309,7 +309,7 @@ def check_format(fmt: str, allowed: Sequence[str] = FORMATS) -> str | None:
 def hint(text: str, *commands: str, out: Console | None = None) -> None:
     """A sentence, then each command on a line of its own, never wrapped, so it can be copied whole."""
     out = out or console
-    out.print(escape(text), highlight=False)
+    out.print(escape(text), highlight=False, soft_wrap=True)  # a path in it is never folded either
     for command in commands:
         out.print(Text("  " + command, style="bold"), soft_wrap=True, highlight=False)
 
