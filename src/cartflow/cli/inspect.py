@@ -114,7 +114,7 @@ def print_runs(title: str, runs: list[dict], fmt: str, wide: bool, extra: list[S
     if "error" in hidden:
         for r in runs:
             if r.get("error"):
-                err_console.print(f"[red]{r['run_id']}[/] {escape(r['error'])}", soft_wrap=True, highlight=False)
+                console.print(f"[red]error[/] in run {r['run_id']}: {escape(r['error'])}", soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -205,7 +205,7 @@ def show_run(run: dict, fmt: str, wide: bool) -> None:
         if "error" in hidden:
             for t in run["tasks"]:
                 if t["error"]:
-                    console.print(f"[red]{t['task']}[/] {escape(t['error'])}", soft_wrap=True, highlight=False)
+                    console.print(f"[red]error[/] in {t['task']}: {escape(t['error'])}", soft_wrap=True, highlight=False)
         stats = run_stats(run)
         for w in stats.get("warnings", []):
             console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
