@@ -260,8 +260,8 @@ def catalog(
         hint("the catalog is empty: drop files into the landing folder, then run:",
              f"cartflow run --project {project_arg(proj)}")
         return
-    cols = [Col("layer", ID), Col("table", ID), Col("rows", COUNT), Col("partitions", TEXT, drop=2, min_width=12),
-            Col("location", TEXT, drop=1, min_width=20)]
+    cols = [Col("layer", ID), Col("table", ID), Col("rows", COUNT), Col("partitions", TEXT, drop=1, min_width=12),
+            Col("location", TEXT, drop=2, min_width=20)]
     rows = [(t.layer, t.name, t.rows, partitions(t.partitions), t.location + (f"\n{t.note}" if t.note else ""))
             for t in tables]
     if fmt == "csv":
