@@ -123,8 +123,8 @@ COUNTS = {"new_batches", "total", "this_run", "rows", "items"}  # counts show th
     ("runs",),
     ("sql", "SELECT * FROM mart_revenue_monthly ORDER BY period_start"),
     ("sql", "SELECT * FROM fct_order_line ORDER BY order_line_id LIMIT 4"),  # too wide for columns: records
-    ("sql", "SELECT stock_code, description, country, min(invoice_date) AS first_day, sum(quantity) AS units, "
-            "sum(net_amount) AS net_amount FROM fct_order_line GROUP BY ALL ORDER BY net_amount DESC LIMIT 8"),
+    ("sql", "SELECT invoice_no, customer_id, stock_code, description, quantity, unit_price, net_amount "
+            "FROM fct_order_line ORDER BY net_amount DESC, order_line_id LIMIT 8"),
     ("dlq", "list", "--limit", "6"),
 ], ids=["status", "runs", "sql-monthly", "sql-wide", "sql-text", "dlq-list"])
 def test_tables_at_80_columns_never_cut_an_id_or_a_number(shop: Shop, args: tuple[str, ...]) -> None:

@@ -66,7 +66,7 @@ class Col:
     """0: always shown. Otherwise dropped whole when the table is too wide, the highest first."""
     header: str | None = None
     """Shown instead of `name` in the table (e.g. with the currency on a second line)."""
-    min_width: int = 16
+    min_width: int = 12
     """A text column wraps, but not narrower than this."""
 
 
