@@ -119,11 +119,10 @@ def batches_by_source(project: Project, state: Any, batch_ids: list[str]) -> str
     for m in state.manifests():
         if m.batch_id in wanted:
             counts[m.source] = counts.get(m.source, 0) + 1
-    stream = project.config.stream.source
     kinds = {n: ("file(s)" if getattr(s, "kind", "") == "files" else "batch(es)")
              for n, s in project.config.sources.items()}
-    return "; ".join(f"{s} {n} {'streamed batch(es) from the ingest API' if s == stream and s not in kinds else kinds.get(s, 'batch(es)')}"
-                     for s, n in counts.items())
+    kinds.setdefault(project.config.stream.source, "streamed batch(es) from the ingest API")
+    return "; ".join(f"{source} {n} {kinds.get(source, 'batch(es)')}" for source, n in counts.items())
 
 
 def empty_inboxes(project: Project) -> list[tuple[str, str, bool]]:
@@ -131,7 +130,7 @@ def empty_inboxes(project: Project) -> list[tuple[str, str, bool]]:
     from cartflow.config import FilesSource
 
     found = []
-    for name, source in project.config.sources.items():
+    for source in project.config.sources.values():
         if not isinstance(source, FilesSource) or not source.enabled or "://" in source.path:
             continue
         path = project.resolve(source.path)
