@@ -121,7 +121,7 @@ def _overhead(n: int) -> int:
 
 def _frame(title: str | None) -> Table:
     return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                 title_style="bold", header_style="bold")
+                 padding=(0, 1, 0, 0), title_style="bold", header_style="bold")  # two spaces between columns
 
 
 def header_pieces(text: str) -> list[str]:

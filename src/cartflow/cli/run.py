@@ -89,8 +89,10 @@ def demo(
     print_result(result, load(directory))
     if result.status != "succeeded":
         raise typer.Exit(1)
-    currency = load(directory).config.currency.base
     for title, (columns, rows) in answers.items():  # amounts (DECIMAL(18,3)) read as money
+        # the "Multi-source: ..." answers come from the demo's second project, with its own currency
+        part = directory / "multi-source" if title.startswith("Multi-source:") else directory
+        currency = load(part).config.currency.base if (part / "cartflow.toml").exists() else "GBP"
         cols = [Col(c, MONEY, header=f"{c}\n{currency}") if is_money([r[i] for r in rows]) else Col(c)
                 for i, c in enumerate(columns)]
         show(Section(title, title, cols, rows), currency=currency)
