@@ -24,6 +24,7 @@ from cartflow.config import load_project
 from cartflow.lake.storage import LocalStorage
 from cartflow.runtime.state import SqliteState
 from cartflow.sandbox.retail_generator import generate_online_retail
+from cartflow.stream.deadletter import open_dead_letters
 from cartflow.stream.raw_sink import RawSink
 from cartflow.stream.records import parse_records, split_body
 from cartflow.stream.sqlite_log import SqliteLog
@@ -51,7 +52,7 @@ def land_stream_batches(root: Path, n: int) -> None:
     state = SqliteState(project.state_path)
     sink = RawSink(log, LocalStorage(project.lake_uri), state, root / ".cartflow" / "raw-sink.db",
                    source=project.config.stream.source, topic="cartflow.order-lines", flush_rows=15,
-                   flush_seconds=3600, dedupe_seconds=3600)
+                   flush_seconds=3600, dedupe_seconds=3600, dead_letters=open_dead_letters(project))
     parsed = parse_records(split_body(json.dumps(order_lines(n, seed=5)).encode(), "application/json"))
     log.append(parsed.events)
     consumer = log.consumer("raw")
