@@ -77,6 +77,9 @@ def land_stream_batches(root: Path, n: int) -> None:
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Shop:
     root = tmp_path_factory.mktemp("cli80") / "shop"
     assert cli("init", root).returncode == 0
+    toml = root / "cartflow.toml"  # the generated file is complete: no quiet period to wait for
+    toml.write_text(toml.read_text().replace("settle_seconds = 5", "settle_seconds = 0"))
+    assert "settle_seconds = 0" in toml.read_text()
     generate_online_retail(root / "landing" / "online_retail", scale=0.004, seed=5)
     first = cli("run", "-p", root)
     assert first.returncode == 0, first.stderr

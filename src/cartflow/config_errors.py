@@ -22,6 +22,7 @@ PATTERN_EXAMPLES = {
     r"^[a-z_][a-z0-9_]{0,62}$": 'a lower-case name such as "cartflow" (letters, digits and _)',
     r"^[A-Z]{3}$": 'a three-letter currency code such as "GBP" or "EUR"',
     r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$": 'a column name such as "updated_at" (letters, digits and _)',
+    r"^[^/\\*?\[]+$": 'a file name such as ".done" or "_SUCCESS" (no path, no wildcard)',
     r"^https?://": 'a URL such as "https://api.example.com/v1/customers"',
     r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$": 'a table such as "orders" or "sales.orders"',
 }

@@ -125,20 +125,27 @@ def batches_by_source(project: Project, state: Any, batch_ids: list[str]) -> str
     return "; ".join(f"{source} {n} {kinds.get(source, 'batch(es)')}" for source, n in counts.items())
 
 
-def empty_inboxes(project: Project) -> list[tuple[str, str, bool]]:
-    """(shown path, format, holds files) of each enabled files source's local directory."""
+def inbox_states(project: Project) -> list[tuple[str, str, int, int]]:
+    """(shown path, format, files there, of which earlier runs took) per enabled files source directory."""
     from cartflow.config import FilesSource
+    from cartflow.runtime.backends import open_state
 
-    found = []
-    for source in project.config.sources.values():
+    found, taken = [], dict[str, set[str]]()
+    state = open_state(project)
+    try:
+        for m in state.manifests():
+            taken.setdefault(m.source, set()).add(Path(m.source_file).name)
+    finally:
+        state.close()
+    for name, source in project.config.sources.items():
         if not isinstance(source, FilesSource) or not source.enabled or "://" in source.path:
             continue
         path = project.resolve(source.path)
         if not path.is_dir():
             continue
-        files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
+        files = {p.name for p in path.iterdir() if p.is_file() and not p.name.startswith(".")}
         shown = os.path.relpath(path) if not os.path.relpath(path).startswith("../..") else str(path)
-        found.append((shown.rstrip("/") + "/", source.format.upper(), bool(files)))
+        found.append((shown.rstrip("/") + "/", source.format.upper(), len(files), len(files & taken.get(name, set()))))
     return found
 
 
@@ -151,13 +158,14 @@ def print_result(result, project: Project | None = None) -> None:
     if result.new_batches == 0 and result.status == "succeeded":
         console.print(f"run {result.run_id}: nothing new to process ({result.seconds:.2f}s)")
         if project is not None:
-            for shown, fmt, holds in empty_inboxes(project):
-                if holds:
-                    console.print(f"{shown} holds only files taken by earlier runs (same content is never "
-                                  "taken twice)", highlight=False)
-                else:
+            for shown, fmt, files, taken in inbox_states(project):
+                if not files:
                     hint(f"{shown} is empty — drop {fmt} files there, then run:",
                          f"cartflow run --project {project_arg(project)}")
+                elif taken == files:
+                    console.print(f"{shown} holds only files taken by earlier runs (the same content is never "
+                                  "taken twice)", highlight=False)
+                # else: the extract step said why the others were left (not finished yet, rejected)
         return
     state = None
     if project is not None:
