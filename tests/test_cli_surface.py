@@ -119,11 +119,11 @@ WARN_THEN_RUN = """
 import sys, platformdirs
 import cartflow.pipeline.run as run
 from cartflow.cli import app
-opened = run.open_lake
-def open_lake(project):
+original = run.run_pipeline  # `cartflow run` imports it when it runs: a library warns during the command
+def run_pipeline(*args, **kwargs):
     platformdirs.user_runtime_dir("cartflow-test")  # RuntimeDirWarning: XDG_RUNTIME_DIR is not set
-    return opened(project)
-run.open_lake = open_lake
+    return original(*args, **kwargs)
+run.run_pipeline = run_pipeline
 sys.argv = ["cartflow", "run", "-p", sys.argv[1]]
 app()
 """
