@@ -1,17 +1,22 @@
 """Run one implementation in a child process; measure wall time and peak RSS.
 
-Peak RSS is the larger of: the child's own ru_maxrss from `os.wait4` (which on Linux also
-covers its waited-for descendants), and the peak of the summed RSS of the child's
-process tree polled with psutil every 100 ms (this catches Spark's JVM, which the
-Python driver does not always reap before exiting).
+Each command runs under a small launcher (benchmarks/rusage.py, a fresh interpreter of
+~10 MiB) that forks it, times it and reads its `ru_maxrss` from `os.wait4` (which on
+Linux also covers its waited-for descendants); without the launcher a child's figure
+starts at this driver's own peak RSS. Peak RSS is the larger of that and the peak of the
+summed RSS of the command's process tree polled with psutil every 100 ms (this catches
+Spark's JVM, which the Python driver does not always reap before exiting). Wall time is
+the launcher's, from fork to reap.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,7 +41,11 @@ class Measurement:
     error: str = ""
 
 
+LAUNCHER = Path(__file__).with_name("rusage.py")
+
+
 def _poll_tree(pid: int, stop: threading.Event, peak: list[int]) -> None:
+    """Peak summed RSS of the launcher's descendants (the command's tree, not the launcher)."""
     if psutil is None:
         return
     try:
@@ -46,7 +55,7 @@ def _poll_tree(pid: int, stop: threading.Event, peak: list[int]) -> None:
     while not stop.is_set():
         total = 0
         try:
-            procs = [root, *root.children(recursive=True)]
+            procs = root.children(recursive=True)
         except psutil.Error:
             break
         for proc in procs:
@@ -60,10 +69,22 @@ def _poll_tree(pid: int, stop: threading.Event, peak: list[int]) -> None:
 
 def run_child(name: str, module: str, args: list[str], timeout: float = 3600) -> Measurement:
     """`python -m <module> <args>`; the child prints one JSON object as its last stdout line."""
-    cmd = [sys.executable, "-m", module, *args]
+    return run_process(name, [sys.executable, "-m", module, *args], timeout=timeout)
+
+
+def run_command(name: str, cmd: list[str], timeout: float = 3600) -> Measurement:
+    """Any command (e.g. the `cartflow` CLI): ok when it exits 0; `result` is whatever JSON it printed last."""
+    return run_process(name, cmd, timeout=timeout, want_json=False)
+
+
+def run_process(name: str, cmd: list[str], timeout: float = 3600, want_json: bool = True) -> Measurement:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    with tempfile.NamedTemporaryFile(prefix="cartflow-bench-", suffix=".json", delete=False) as f:
+        report = Path(f.name)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    # its own session, so a timeout ends the command's whole tree, not only the launcher
+    proc = subprocess.Popen([sys.executable, "-S", str(LAUNCHER), str(report), *cmd], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=ROOT, env=env, start_new_session=True)
     stop, peak = threading.Event(), [0]
     poller = threading.Thread(target=_poll_tree, args=(proc.pid, stop, peak), daemon=True)
     poller.start()
@@ -73,19 +94,25 @@ def run_child(name: str, module: str, args: list[str], timeout: float = 3600) ->
                for s, b in ((proc.stdout, out_chunks), (proc.stderr, err_chunks))]
     for r in readers:
         r.start()
-    killer = threading.Timer(timeout, proc.kill)  # a benchmark never hangs `make bench`
+    killer = threading.Timer(timeout, _kill_group, args=(proc.pid,))  # a benchmark never hangs `make bench`
     killer.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.wait()
+    wall = time.perf_counter() - start
     killer.cancel()
     stop.set()
     poller.join()
     for r in readers:
         r.join()
+    try:
+        launched = json.loads(report.read_text() or "{}")
+    except (OSError, ValueError):
+        launched = {}
+    report.unlink(missing_ok=True)
+    returncode = launched.get("exit_code", proc.returncode)
+    seconds = launched.get("seconds", wall)
     stdout = b"".join(out_chunks).decode(errors="replace")
     stderr = b"".join(err_chunks).decode(errors="replace")
-    rss = max(usage.ru_maxrss * 1024, peak[0])
+    rss = max(launched.get("maxrss_bytes", 0), peak[0])
     result: dict[str, Any] = {}
     for line in reversed(stdout.strip().splitlines()):
         if line.startswith("{"):
@@ -94,11 +121,18 @@ def run_child(name: str, module: str, args: list[str], timeout: float = 3600) ->
                 break
             except ValueError:
                 pass
-    ok = proc.returncode == 0 and bool(result)
+    ok = returncode == 0 and (bool(result) or not want_json)
     error = "" if ok else (stderr.strip().splitlines() or ["no output"])[-1][:300]
     if not ok:
-        sys.stderr.write(f"[bench] {name} failed (exit {proc.returncode}):\n{stderr[-3000:]}\n")
+        sys.stderr.write(f"[bench] {name} failed (exit {returncode}):\n{stderr[-3000:]}\n")
     return Measurement(name, seconds, rss, ok, result, error)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def emit(result: dict[str, Any]) -> None:
