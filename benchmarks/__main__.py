@@ -1,8 +1,14 @@
 """`python -m benchmarks` (= `make bench`): measure, then write docs/benchmarks.md.
 
-    python -m benchmarks [--scales 1,10,50] [--runs 3] [--large-runs 1] [--incremental-scale 10]
-                         [--skip pyspark,streaming,multisource] [--work DIR] [--json FILE]
+    python -m benchmarks [--scales 1,10,50] [--runs 1] [--large-runs 1] [--pyspark-scales 10]
+                         [--incremental-scale 10] [--light-rounds 5]
+                         [--skip pyspark,pandas,duckdb_job,duckdb,incremental,light,streaming,multisource]
+                         [--work DIR] [--json FILE] [--out FILE] [--reuse] [--note TEXT]
     python -m benchmarks --render FILE     # only re-render docs/benchmarks.md from saved results
+
+`make bench` runs the defaults: every target row of issue 15 in one invocation (about
+45 minutes on an idle 2-core machine today, most of it cartflow at scale 50); `make
+bench-quick` measures at scale 1 only, one round, without PySpark and multi-source.
 """
 
 from __future__ import annotations
@@ -18,26 +24,39 @@ from pathlib import Path
 from benchmarks import batch, report
 
 ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ("incremental", "light", "streaming", "multisource")
+
+
+def _scales(text: str) -> list[float]:
+    return [int(x) if float(x).is_integer() else float(x) for x in (s.strip() for s in text.split(",")) if x]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks")
     p.add_argument("--scales", default="1,10,50", help="comma-separated generator scales (default 1,10,50)")
-    p.add_argument("--runs", type=int, default=3, help="runs per implementation and scale (default 3)")
+    p.add_argument("--runs", type=int, default=1,
+                   help=f"rounds at scales up to {batch.LARGE_SCALE}, every implementation once per round (default 1)")
     p.add_argument("--large-runs", type=int, default=1,
                    help=f"runs at scales above {batch.LARGE_SCALE}, where only cartflow and the DuckDB lower "
                         "bound run (default 1)")
-    p.add_argument("--incremental-scale", type=int, default=None,
+    p.add_argument("--pyspark-scales", default="10",
+                   help="the scales PySpark runs at (default 10, where its ratio is a target; it is slower "
+                        "than cartflow at scale 1)")
+    p.add_argument("--incremental-scale", type=float, default=None,
                    help="scale of the incremental benchmark (default: the largest of --scales up to 10)")
-    p.add_argument("--skip", default="", help="comma-separated: pyspark, pandas, duckdb, incremental, streaming, multisource")
+    p.add_argument("--light-rounds", type=int, default=5,
+                   help="rounds of the light commands (bare import, no-op run, one-row sql; default 5)")
+    p.add_argument("--skip", default="", help="comma-separated: pyspark, pandas, duckdb_job, duckdb, incremental, "
+                                              "light, streaming, multisource")
     p.add_argument("--work", default=None, help="scratch directory (default: a temporary one)")
     p.add_argument("--json", default=str(ROOT / "benchmarks" / "results.json"),
                    help="where to save the raw results")
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     p.add_argument("--render", default=None, help="only render the page from this results file")
+    p.add_argument("--note", default="", help="a sentence printed under the targets table (e.g. what else ran)")
     p.add_argument("--reuse", action="store_true",
                    help="keep from --json what this invocation does not measure: the skipped sections (incremental, "
-                        "streaming, multisource) and the batch results of scales not in --scales")
+                        "light, streaming, multisource) and the batch results of scales not in --scales")
     args = p.parse_args(argv)
 
     if args.render:
@@ -47,13 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    scales = [int(s) for s in args.scales.split(",") if s.strip()]
+    scales = _scales(args.scales)
+    pyspark_scales = set(_scales(args.pyspark_scales))
     results: dict = {"machine": report.machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-                     "args": vars(args), "batch": [], "incremental": None, "streaming": None,
-                     "multisource": None}
+                     "args": vars(args), "batch": [], **{section: None for section in SECTIONS}}
     if args.reuse and Path(args.json).exists():
         previous = json.loads(Path(args.json).read_text())
-        for section in ("incremental", "streaming", "multisource"):
+        for section in SECTIONS:
             if section in skip and previous.get(section):
                 results[section] = {**previous[section], "reused_from": previous.get("started")}
         # scales measured before but not now are kept (e.g. scale 1 from an earlier invocation)
@@ -72,12 +91,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for scale in scales:
             large = scale > batch.LARGE_SCALE
+            not_here = ({"pandas", "pyspark", "duckdb_job"} if large else set()) | (
+                set() if scale in pyspark_scales else {"pyspark"})
             results["batch"].append(batch.run_batch(work, scale, args.large_runs if large else args.runs,
-                                                    skip | ({"pandas", "pyspark"} if large else set())))
+                                                    skip | not_here))
             save()
         if "incremental" not in skip:
             results["incremental"] = batch.run_incremental(work, args.incremental_scale or max(
                 [s for s in scales if s <= batch.LARGE_SCALE] or [min(scales)]))
+            save()
+        if "light" not in skip:
+            from benchmarks import light
+
+            inc = results.get("incremental") or {}
+            results["light"] = light.run(work, Path(inc["project"]) if inc.get("ok") else None, args.light_rounds)
             save()
         if "streaming" not in skip:
             try:

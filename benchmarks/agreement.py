@@ -5,7 +5,8 @@ checks the work too: `differences(pandas_out, duckdb_job_out)` lists every silve
 quarantine reason and mart figure on which two output directories disagree (money within
 half a tenth of a penny, because the pandas baseline keeps money as float64); `digest(out)`
 is the handful of figures docs/benchmarks.md prints. Both read what the job wrote, a
-Parquet file `NAME.parquet` or a directory of part files `NAME/` (PySpark), with DuckDB.
+Parquet file `NAME.parquet` or a directory of part files `NAME/` (PySpark), or the marts a
+cartflow project published, with DuckDB.
 """
 
 from __future__ import annotations
@@ -20,38 +21,67 @@ OUTPUTS = ("order_lines", "quarantine_order_lines", "mart_revenue_monthly", "mar
 MONEY_TOLERANCE = 0.0005
 
 
-def _source(out: Path, name: str) -> str:
-    single = out / f"{name}.parquet"
-    path = single if single.exists() else out / name / "*.parquet"
-    return "read_parquet('" + str(path).replace("'", "''") + "')"
+MARTS = OUTPUTS[2:]
 
 
-def _connect(**dirs: Path) -> duckdb.DuckDBPyConnection:
-    """One view per output and directory: `<prefix>_<output>`, e.g. `a_order_lines`."""
+def job_outputs(out: Path) -> dict[str, Path]:
+    """What a baseline wrote: `NAME.parquet`, or a directory of part files `NAME/` (PySpark)."""
+    found = {}
+    for name in OUTPUTS:
+        single, parts = out / f"{name}.parquet", out / name
+        if single.exists():
+            found[name] = single
+        elif parts.is_dir():
+            found[name] = parts / "*.parquet"
+    return found
+
+
+def cartflow_outputs(project: Path) -> dict[str, Path]:
+    """The marts a local cartflow project published (`<project>/lake/marts/<name>/data.parquet`)."""
+    return {name: project / "lake" / "marts" / name / "data.parquet" for name in MARTS
+            if (project / "lake" / "marts" / name / "data.parquet").exists()}
+
+
+def _as_files(where: Path | dict[str, Path]) -> dict[str, Path]:
+    return where if isinstance(where, dict) else job_outputs(Path(where))
+
+
+def _connect(**sides: Path | dict[str, Path]) -> duckdb.DuckDBPyConnection:
+    """One view per output and side: `<prefix>_<output>`, e.g. `a_order_lines`."""
     con = duckdb.connect()
-    for prefix, out in dirs.items():
-        for name in OUTPUTS:
-            con.execute(f"CREATE VIEW {prefix}_{name} AS SELECT * FROM {_source(Path(out), name)}")
+    for prefix, where in sides.items():
+        for name, path in _as_files(where).items():
+            literal = "'" + str(path).replace("'", "''") + "'"
+            con.execute(f"CREATE VIEW {prefix}_{name} AS SELECT * FROM read_parquet({literal})")
     return con
 
 
-def digest(out: Path) -> dict[str, Any]:
-    """The figures a reader checks first: row counts, the revenue totals, the marts' sizes."""
-    con = _connect(o=out)
+def digest(where: Path | dict[str, Path]) -> dict[str, Any]:
+    """The figures a reader checks first: row counts, the revenue totals, the marts' sizes.
+
+    `where` is a baseline's output directory or a {output: Parquet path} map (cartflow_outputs);
+    figures of outputs that are not there are left out.
+    """
+    files = _as_files(where)
+    con = _connect(o=files)
     try:
         one = lambda sql: con.execute(sql).fetchone()  # noqa: E731
-        months, gross, returns, net, orders = one(
-            "SELECT count(*), sum(gross_sales), sum(returns), sum(net_revenue), sum(orders) FROM o_mart_revenue_monthly")
-        return {
-            "silver_rows": one("SELECT count(*) FROM o_order_lines")[0],
-            "quarantine_rows": one("SELECT count(*) FROM o_quarantine_order_lines")[0],
-            "months": months, "gross_sales": round(float(gross or 0), 2), "returns": round(float(returns or 0), 2),
-            "net_revenue": round(float(net or 0), 2), "orders": int(orders or 0),
-            "top_products_rows": one("SELECT count(*) FROM o_mart_top_products_by_season")[0],
-            "rfm_customers": one("SELECT count(*) FROM o_mart_customer_rfm")[0],
-            "segments": dict(con.execute(
-                "SELECT segment, count(*) FROM o_mart_customer_rfm GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()),
-        }
+        figures: dict[str, Any] = {}
+        for name, key in (("order_lines", "silver_rows"), ("quarantine_order_lines", "quarantine_rows"),
+                          ("mart_top_products_by_season", "top_products_rows"), ("mart_customer_rfm", "rfm_customers")):
+            if name in files:
+                figures[key] = one(f"SELECT count(*) FROM o_{name}")[0]
+        if "mart_revenue_monthly" in files:
+            months, gross, returns, net, orders = one(
+                "SELECT count(*), sum(gross_sales), sum(returns), sum(net_revenue), sum(orders) "
+                "FROM o_mart_revenue_monthly")
+            figures.update({"months": months, "gross_sales": round(float(gross or 0), 2),
+                            "returns": round(float(returns or 0), 2), "net_revenue": round(float(net or 0), 2),
+                            "orders": int(orders or 0)})
+        if "mart_customer_rfm" in files:
+            figures["segments"] = dict(con.execute(
+                "SELECT segment, count(*) FROM o_mart_customer_rfm GROUP BY 1 ORDER BY 2 DESC, 1").fetchall())
+        return figures
     finally:
         con.close()
 
@@ -59,7 +89,7 @@ def digest(out: Path) -> dict[str, Any]:
 # Each check: a name and a query over views a_* (expected) and b_* (actual) that returns the
 # disagreeing rows (at most 5 are quoted).
 _CHECKS = (
-    ("silver lines (key, values)", """
+    ("order_lines (key, values)", """
         WITH a AS (SELECT * FROM a_order_lines), b AS (SELECT * FROM b_order_lines)
         SELECT coalesce(a._source_file, b._source_file) AS file, coalesce(a._source_row, b._source_row) AS row,
                a.invoice_no IS NULL AS only_in_b, b.invoice_no IS NULL AS only_in_a
@@ -73,7 +103,7 @@ _CHECKS = (
            OR a.customer_id IS DISTINCT FROM b.customer_id OR a.country IS DISTINCT FROM b.country
            OR a.line_type IS DISTINCT FROM b.line_type
         ORDER BY 1, 2"""),
-    ("quarantine (row, reason, field)", """
+    ("quarantine_order_lines (row, reason, field)", """
         WITH a AS (SELECT * FROM a_quarantine_order_lines), b AS (SELECT * FROM b_quarantine_order_lines)
         SELECT coalesce(a._source_file, b._source_file) AS file, coalesce(a._source_row, b._source_row) AS row,
                a.reason AS expected, b.reason AS actual
@@ -116,12 +146,19 @@ _CHECKS = (
 )
 
 
-def differences(expected: Path, actual: Path, tolerance: float = MONEY_TOLERANCE) -> list[str]:
-    """One line per output on which the two directories disagree, quoting the first rows; [] = same."""
+def differences(expected: Path | dict[str, Path], actual: Path | dict[str, Path],
+                tolerance: float = MONEY_TOLERANCE) -> list[str]:
+    """One line per output on which the two sides disagree, quoting the first rows; [] = same.
+
+    Only outputs both sides have are compared (cartflow publishes the marts, not its silver
+    Parquet); `checked(expected, actual)` names them.
+    """
     con = _connect(a=expected, b=actual)
     try:
         found = []
         for name, sql in _CHECKS:
+            if name.split(" ")[0] not in checked(expected, actual):
+                continue
             rows = con.execute(f"SELECT count(*) FROM ({sql.format(tol=tolerance)})").fetchone()[0]
             if rows:
                 sample = con.execute(sql.format(tol=tolerance) + " LIMIT 5").fetchall()
@@ -129,3 +166,9 @@ def differences(expected: Path, actual: Path, tolerance: float = MONEY_TOLERANCE
         return found
     finally:
         con.close()
+
+
+def checked(expected: Path | dict[str, Path], actual: Path | dict[str, Path]) -> list[str]:
+    """The outputs `differences` compares: those both sides wrote."""
+    both = set(_as_files(expected)) & set(_as_files(actual))
+    return [name for name in OUTPUTS if name in both]

@@ -9,6 +9,8 @@ from importlib import metadata
 from typing import Any
 
 from benchmarks.analysis import analysis, compared_batch
+from benchmarks.report_sections import render_checks, render_light
+from benchmarks.targets import render_profile, render_targets as render_issue15
 
 GIB = 2**30
 MIB = 2**20
@@ -66,8 +68,33 @@ def _ratio(s: dict[str, Any]) -> str:
     return f"{s['ratio_median']:.2f}× ({s['ratio_min']:.2f}–{s['ratio_max']:.2f})"
 
 
+def _ms(value: float | None, phase: dict[str, Any]) -> str:
+    """A paced phase's percentile: None means it fell on a probe never seen within the timeout."""
+    return f"> {phase.get('probe_timeout_s', 30):.0f} s" if value is None else f"{value:,} ms"
+
+
 def _load(x: list[float] | None) -> str:
     return " / ".join(f"{v:.2f}" for v in x) if x else "?"
+
+
+def _command(args: dict[str, Any]) -> str:
+    parts = [f"--scales {args.get('scales')}", f"--runs {args.get('runs')}"]
+    for key in ("pyspark_scales", "incremental_scale", "skip"):
+        if args.get(key):
+            parts.append(f"--{key.replace('_', '-')} {args[key]}")
+    return "python -m benchmarks " + " ".join(parts)
+
+
+def _shared_note(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    # at the start, before the benchmark's own processes: one busy core or more means other work ran too
+    busy = (m.get("load_start") or [0])[0] >= 1.0
+    return (f"Measured {results.get('started', '?')} → {results.get('finished', '?')} with `{_command(results.get('args', {}))}` "
+            f"on {m['cores']} cores; **load average at the start {_load(m.get('load_start'))}, at the end "
+            f"{_load(results.get('load_end'))}** (1/5/15 min)."
+            + (" **The machine was shared with other work while measuring**: the absolute times are "
+               "pessimistic; the ratios, taken within each round, are the comparable part." if busy else "")
+            + " (The benchmark itself keeps one or two cores busy, so the load at the end includes its own.)")
 
 
 def render(results: dict[str, Any]) -> str:
@@ -77,24 +104,24 @@ def render(results: dict[str, Any]) -> str:
     out: list[str] = []
     w = out.append
     w("# Benchmarks\n")
-    w("Written by `make bench` (`python -m benchmarks`); the raw figures are in "
-      "`benchmarks/results.json`. Benchmarks are not tests: they never fail CI.\n")
+    w("Written by `make bench` (`python -m benchmarks`, every row below in one invocation) or `make "
+      "bench-quick` (scale 1, one round); the raw figures are in `benchmarks/results.json`. Benchmarks "
+      "are not tests: they never fail CI.\n")
+    w(render_issue15(results))
+    w(_shared_note(results) + (f" {args['note']}" if args.get("note") else "") + "\n")
     w("Every implementation runs in its own subprocess, one after the other, so wall time is "
       "the whole process (interpreter start, imports and JVM start included) and peak RSS is per "
       "process tree (the max of `wait4` `ru_maxrss` and a 100 ms psutil poll of the tree's summed "
       "RSS, which catches Spark's JVM). Times are the **median (min–max)** of the runs; "
       "**ratios are computed within each round** (implementation time / cartflow time of the same "
       "round) and then the median is taken, because this machine is shared and noisy.\n")
+    w(render_profile(results))
     w("## Machine and versions\n")
-    w(f"* started {results.get('started', '?')}; command: `python -m benchmarks "
-      f"--scales {args.get('scales')} --runs {args.get('runs')}"
-      + (f" --incremental-scale {args['incremental_scale']}" if args.get("incremental_scale") else "")
-      + (f" --skip {args['skip']}" if args.get("skip") else "") + "`")
+    w(f"* started {results.get('started', '?')}; command: `{_command(args)}`")
     w(f"* CPU: {m['cpu']}, **{m['cores']} cores**; RAM {m['ram_bytes'] / GIB:.1f} GiB; {m['os']}")
-    w(f"* **load average at start: {_load(m.get('load_start'))}** (1/5/15 min), at the end: "
-      f"{_load(results.get('load_end'))}. The machine is shared with other work while measuring: "
-      f"a load above the core count means every figure below is slower than on an idle machine, "
-      f"and the absolute times are pessimistic; the ratios are the comparable part.")
+    w(f"* load average at start: {_load(m.get('load_start'))} (1/5/15 min), at the end: "
+      f"{_load(results.get('load_end'))}. A load above the core count means every figure is slower than "
+      f"on an idle machine.")
     w("* versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + "\n")
 
     w(render_targets(results))
@@ -110,6 +137,10 @@ def render(results: dict[str, Any]) -> str:
       "cleaning with `np.select` in rule order, `duplicated()`, `to_parquet`; money as float64.")
     w("* **PySpark** (`benchmarks/impl_spark.py`): DataFrame API, `local[2]`, 2 GiB driver, "
       "8 shuffle partitions, DECIMAL(18,3) money.")
+    w("* **DuckDB same-job baseline** (`benchmarks/impl_duckdb_job.py`, `benchmarks/duckdb_job.sql`): the "
+      "pandas job (read, the rules in order, dedup, silver + quarantine Parquet, the three marts) as one "
+      "DuckDB SQL script on an in-memory database, under the same 2GB memory limit as cartflow's warehouse; "
+      "money as DECIMAL(18,3). The honest floor for cartflow's engine.")
     w("* **DuckDB lower bound** (`benchmarks/impl_duckdb.py`): `COPY (SELECT * FROM read_csv(…, "
       "all_varchar)) TO 'x.parquet'`, nothing else.\n")
     for b in results.get("batch", []):
@@ -118,17 +149,19 @@ def render(results: dict[str, Any]) -> str:
         w(f"### Scale {b['scale']}" + (f" ({rows:,} rows)" if rows else "") + f", {b['runs']} run{'s' if b['runs'] != 1 else ''}"
           + (f" (measured by the invocation started {b['reused_from']}, kept with `--reuse`)" if b.get("reused_from") else "")
           + "\n")
-        w("| implementation | wall time, median (min–max) | peak RSS | time / cartflow, median (min–max) |")
-        w("|---|---|---|---|")
-        for name in ("cartflow", "pandas", "pyspark", "duckdb"):
+        w("| implementation | wall time, median (min–max) | peak RSS | time / cartflow, median (min–max) | "
+          "cartflow / this |")
+        w("|---|---|---|---|---|")
+        for name in ("cartflow", "pandas", "pyspark", "duckdb_job", "duckdb"):
             x = s.get(name)
             if not x:
                 continue
             if not x["ok"]:
-                w(f"| {name} | failed: {x.get('error', '')} | | |")
+                w(f"| {name} | failed: {x.get('error', '')} | | | |")
                 continue
+            over = "–" if name == "cartflow" or x.get("cartflow_over") is None else f"{x['cartflow_over']:.2f}×"
             w(f"| {name} | {_s(x['median'])} ({_s(x['min'])}–{_s(x['max'])}) | {_rss(x['rss'])} | "
-              f"{_ratio(x)} |")
+              f"{_ratio(x)} | {over} |")
         w("")
         if s.get("_warnings"):
             w("**⚠ The implementations disagree:** " + "; ".join(s["_warnings"]) + "\n")
@@ -137,6 +170,7 @@ def render(results: dict[str, Any]) -> str:
             w(f"Agreement check: every implementation read {r.get('raw_rows'):,} rows and the "
               f"full ones produced {r.get('silver_rows'):,} silver and {r.get('quarantine_rows'):,} "
               f"quarantine rows, as cartflow did ({r.get('quarantine')}).\n")
+        w(render_checks(b.get("checks") or {}))
         c = s.get("cartflow", {})
         if c.get("ok") and c.get("stages"):
             total = c["inner_median"]
@@ -166,9 +200,12 @@ def render(results: dict[str, Any]) -> str:
         w(f"Failed: {inc.get('error')}\n")
     else:
         f_, l_ = inc["full"], inc["last_day"]
-        w(f"Daily-split data at scale {inc['scale']} ({inc['days']} daily files): one run loads every "
+        how = ("each run a cold `cartflow run --project P` process (interpreter start and imports "
+               "included), its stage seconds read back from the run history"
+               if inc.get("cli") else "both runs in one process")
+        w(f"Daily-split data at scale {inc['scale']:g} ({inc['days']} daily files): one run loads every "
           f"day but the last, a second run loads the last day ({inc['last_file']}) into the same "
-          f"project.\n")
+          f"project; {how}.\n")
         w("| run | rows in | wall time | silver rows after |")
         w("|---|---|---|---|")
         w(f"| full load, {inc['days'] - 1} days | {f_.get('raw_rows') or 0:,} | {_s(f_['seconds'])} | "
@@ -214,7 +251,8 @@ def render(results: dict[str, Any]) -> str:
               + f" | {c['inner_median']:.1f} |")
         w("")
 
-    w("## 4. Streaming and serving\n")
+    w(render_light(results.get("light")))
+    w("## 5. Streaming and serving\n")
     st = results.get("streaming")
     if st and st.get("ok"):
         w(f"`cartflow serve` (API + stream consumers in one process, SQLite stream log, embedded "
@@ -232,7 +270,12 @@ def render(results: dict[str, Any]) -> str:
           f"({st['visible_probes']} of {st['probes_sent']} probes seen) |")
         w(f"| GET, Python client ({st['get_concurrency']} in flight, 15 s) | {st['get_rps']:,} req/s, "
           f"p50 {st['get_p50_ms']} ms, p99 {st['get_p99_ms']} ms, {st['get_non_200']} non-200 |")
-        if st.get("paced_visible_p50_ms") is not None:
+        if st.get("paced"):
+            for x in st["paced"]:
+                w(f"| POST → visible at a steady {x['events_per_s']:,} events/s (batches of {x['batch']}, "
+                  f"a probe every {x['batch'] * x.get('probe_every', 1):,} events), p50 / p99 | **{_ms(x['p50_ms'], x)} / {_ms(x['p99_ms'], x)}** ({x['probes_seen']} of "
+                  f"{x['probes_sent']} probes seen; {x['achieved_events_per_s']:,} events/s accepted) |")
+        elif st.get("paced_visible_p50_ms") is not None:
             w(f"| POST → visible at a steady {st['paced_events_per_s']:,} events/s (batches of "
               f"{st['paced_batch']}, every batch a probe), p50 / p99 | **{st['paced_visible_p50_ms']} ms / "
               f"{st['paced_visible_p99_ms']} ms** ({st['paced_probes']} probes) |")
@@ -244,18 +287,23 @@ def render(results: dict[str, Any]) -> str:
         setups = [x for x in st.get("setups") or [] if x.get("ok")]
         if len(setups) > 1:
             w("The same load against each way of running the stream (a fresh project each):\n")
-            w("| setup | events accepted / s | POST → visible flat out, p50 / p99 | at a steady rate, p50 / p99 |")
-            w("|---|---|---|---|")
+            rates = [p["events_per_s"] for p in setups[0].get("paced") or []]
+            w("| setup | events accepted / s | POST → visible flat out, p50 / p99 | "
+              + (" | ".join(f"at a steady {r:,}/s, p50 / p99" for r in rates) if rates
+                 else "at a steady rate, p50 / p99") + " |")
+            w("|---" * (3 + max(len(rates), 1)) + "|")
             for x in setups:
+                paced = ([f"{_ms(p['p50_ms'], p)} / {_ms(p['p99_ms'], p)}" for p in x.get("paced") or []]
+                         or [f"{x.get('paced_visible_p50_ms')} / {x.get('paced_visible_p99_ms')} ms"])
                 w(f"| {x['setup']} | {x['events_per_s']:,} | {x['visible_p50_ms']} / {x['visible_p99_ms']} ms | "
-                  f"{x.get('paced_visible_p50_ms')} / {x.get('paced_visible_p99_ms')} ms |")
+                  + " | ".join(paced) + " |")
             w("")
         w("The Python client shares the 2 cores with the server and costs about as much CPU per "
           "request as the server does, so its req/s is a floor; wrk's figure is the server's.\n")
     else:
         w("Not measured in this invocation" + (f" (failed: {st.get('error')})" if st else "") + ".\n")
 
-    w("## 5. Multi-source extraction\n")
+    w("## 6. Multi-source extraction\n")
     ms = results.get("multisource")
     if ms and ms.get("ok"):
         w(f"The sandbox's systems with generated rows (sandbox scale {ms['sandbox_scale']:g}), "
@@ -274,16 +322,20 @@ def render(results: dict[str, Any]) -> str:
         w("Not measured in this invocation" + (f" (failed: {ms.get('error')})" if ms else "") + ".\n")
     w("## How to run\n")
     w("```bash")
-    w("make bench        # defaults: --scales 1,10,50 --runs 3 --large-runs 1, incremental at 10, streaming, multi-source")
-    w('make bench BENCH_ARGS="--scales 1 --runs 3 --incremental-scale 1"       # the quick version')
-    w("uv run python -m benchmarks --scales 10 --runs 1 --skip pyspark,pandas,streaming,multisource")
+    w("make bench          # every row above: scales 1, 10 and 50 (one round), PySpark at 10, the incremental day")
+    w("                    # at 10, light commands, streaming, multi-source: ~45 min on an idle 2-core machine")
+    w("make bench-quick    # scale 1, one round, no PySpark, no multi-source: ~10 min")
+    w('make bench BENCH_ARGS="--runs 3"                                      # medians of three rounds (~20 min more)')
+    w("uv run python -m benchmarks --scales 10 --skip pyspark,pandas,streaming,multisource,light")
     w("uv run python -m benchmarks --render benchmarks/results.json          # re-render this page only")
     w("```\n")
     w("Each implementation is also runnable alone: `python -m benchmarks.impl_pandas CSV_DIR OUT_DIR` "
-      "(likewise `impl_spark`, `impl_duckdb`, and `impl_cartflow full|incremental CSV_DIR PROJECT_DIR`). "
+      "(likewise `impl_spark`, `impl_duckdb_job`, `impl_duckdb`, and `impl_cartflow full|incremental CSV_DIR "
+      "PROJECT_DIR`). `tests/test_bench_baselines.py` checks that the pandas and DuckDB same-job baselines "
+      "agree line for line. "
       f"The invocation behind this page ran from {results.get('started', '?')} to "
-      f"{results.get('finished', '?')} on the machine above; the scale-1 quick version takes a few "
-      "minutes. Streaming and serving use `wrk` when it is on PATH (`apt-get install wrk`).\n")
+      f"{results.get('finished', '?')} on the machine above. Streaming and serving use `wrk` when it is on "
+      "PATH (`apt-get install wrk`).\n")
     return "\n".join(out) + "\n"
 
 
@@ -343,7 +395,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         best = met[0] if met else max(runs, key=lambda x: x["rps"])
         rows.append(("serving ≥ 3,000 req/s, p99 ≤ 10 ms",
                      f"{best['rps']:,.0f} req/s, p99 {best['p99_ms']:.1f} ms ({best.get('workers', 1)} worker(s), "
-                     f"{best['connections']} connections; every configuration in §4)",
+                     f"{best['connections']} connections; every configuration in §5)",
                      "met" if met else "**missed**"))
     else:
         rows.append(("streaming ≥ 20,000 events/s, p99 POST-to-visible ≤ 1 s; serving ≥ 3,000 req/s, p99 ≤ 10 ms",
@@ -359,7 +411,7 @@ def _wrk_runs(st: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def render_targets(results: dict[str, Any]) -> str:
-    lines = ["## Targets (issue 5)\n", "| target | measured | verdict |", "|---|---|---|"]
+    lines = ["## Earlier targets (issue 5)\n", "| target | measured | verdict |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {v} |" for t, m, v in targets(results)]
     text = analysis(results)
     if text:

@@ -6,8 +6,9 @@ another child process (`benchmarks.stream_client`, a bounded httpx async client)
 * POST /v1/order-lines in batches of 500 (4 in flight): events accepted per second;
 * POST-to-visible: every 10th batch carries a probe line with a fresh invoice number, and
   the client polls GET /v1/invoices/{no} until it answers 200;
-* paced: 2,000 events/s in batches of 100 for 10 s, every batch a probe: POST-to-visible
-  below saturation;
+* paced, each for 10 s on a fixed schedule: 2,000 events/s in batches of 100, every batch a
+  probe (POST-to-visible below saturation), then issue 15's 20,000 events/s in batches of
+  500, every 4th batch a probe;
 * GET /v1/invoices/{no} on known invoices, 32 in flight for 15 s: requests/s, p50, p99,
   measured by the Python client and, when `wrk` is on PATH (Debian: `apt-get install wrk`),
   by wrk (C, one thread, whose own cost is far below the server's) against `cartflow serve`
