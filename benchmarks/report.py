@@ -81,7 +81,8 @@ def _command(args: dict[str, Any]) -> str:
     parts = [f"--scales {args.get('scales')}", f"--runs {args.get('runs')}"]
     for key in ("pyspark_scales", "incremental_scale", "skip"):
         if args.get(key):
-            parts.append(f"--{key.replace('_', '-')} {args[key]}")
+            value = f"{args[key]:g}" if isinstance(args[key], float) else args[key]
+            parts.append(f"--{key.replace('_', '-')} {value}")
     return "python -m benchmarks " + " ".join(parts)
 
 
@@ -373,7 +374,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append(("scale 50: peak RSS ≤ 4 GiB, time ≤ linear from scale 10", "not run in this invocation", "not measured"))
     inc = results.get("incremental")
     if inc and inc.get("ok"):
-        note = "" if inc["scale"] >= 10 else f" (at scale {inc['scale']}; the target is for scale 10)"
+        note = "" if inc["scale"] >= 10 else f" (at scale {inc['scale']:g}; the target is for scale 10)"
         rows.append(("incremental day ≤ 10% of the full run", f"{inc['ratio'] * 100:.0f}%{note}",
                      "met" if inc["ratio"] <= 0.10 else "**missed**"))
     st = results.get("streaming") or {}

@@ -17,14 +17,15 @@ def render_checks(checks: dict[str, Any]) -> str:
     if not digests:
         return ""
     out = []
-    reference = digests.get("pandas") or next(iter(digests.values()))
+    label = "pandas" if "pandas" in digests else next(iter(digests))
+    reference = digests[label]
     if "error" not in reference:
         figures = [f"{reference['months']} months" if "months" in reference else "",
                    f"net revenue {reference['net_revenue']:,.2f}" if "net_revenue" in reference else "",
                    f"{reference['orders']:,} orders" if "orders" in reference else "",
                    f"{reference['top_products_rows']} top-product rows" if "top_products_rows" in reference else "",
                    f"{reference['rfm_customers']:,} RFM customers" if "rfm_customers" in reference else ""]
-        out.append("Mart figures of the pandas baseline: " + ", ".join(f for f in figures if f) + ".")
+        out.append(f"Mart figures of {label}: " + ", ".join(f for f in figures if f) + ".")
     for name, found in (checks.get("differences") or {}).items():
         compared = ", ".join(checks.get("compared", {}).get(name) or []) or "nothing"
         if found:
@@ -57,7 +58,8 @@ def render_light(light: dict[str, Any] | None) -> str:
         heavy = ", ".join(f"`{n}` {s:.2f} s" for n, s in (imports.get("heaviest") or [])[:3]) or "–"
         sqlmesh = "–" if not imports else ("**yes**" if imports.get("sqlmesh") else "no") + (
             ", and pyspark" if imports.get("pyspark") else "")
-        label = "`python -c \"import duckdb\"`" if name == "import duckdb" else f"`{name}`"
+        label = ("`python -c \"import duckdb\"`" if name == "import duckdb"
+                 else f"`{name.split(' (')[0]}`" + (" (" + name.split(" (", 1)[1] if " (" in name else ""))
         out.append(f"| {label} | {_s(x['median'])} ({_s(x['min'])}–{_s(x['max'])}) | {x['rss'] / MIB:.0f} MiB | "
                    f"{x['over_import']:.1f}× | {sqlmesh} | {heavy} |")
     out.append("\nThe imports come from one more run of each command under `python -X importtime` (cumulative "
