@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from benchmarks import batch, report
+from benchmarks.harness import compile_bytecode
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("incremental", "light", "streaming", "multisource")
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
         Path(args.out).write_text(report.render(results))
 
+    results["bytecode"] = compile_bytecode()
     try:
         for scale in scales:
             large = scale > batch.LARGE_SCALE

@@ -123,6 +123,15 @@ def render(results: dict[str, Any]) -> str:
     w(f"* load average at start: {_load(m.get('load_start'))} (1/5/15 min), at the end: "
       f"{_load(results.get('load_end'))}. A load above the core count means every figure is slower than "
       f"on an idle machine.")
+    bytecode = results.get("bytecode")
+    if bytecode:
+        w(f"* bytecode caches of the virtualenv and `src/` written before measuring ({bytecode['seconds']} s, "
+          f"`compileall`): every process imports from `__pycache__`, as in a user's environment after its "
+          f"first run"
+          + (f"; this machine sets `PYTHONDONTWRITEBYTECODE={bytecode['PYTHONDONTWRITEBYTECODE']}`, without "
+             "which Python writes them itself" if bytecode.get("PYTHONDONTWRITEBYTECODE") else "") + ".")
+    elif results.get("started"):
+        w("* bytecode caches: not checked by this invocation (results written before the harness compiled them).")
     w("* versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + "\n")
 
     w(render_targets(results))
