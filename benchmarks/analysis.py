@@ -122,7 +122,7 @@ def analysis(results: dict[str, Any]) -> str:
             "that builds when the client sends faster than the consumers drain; at a steady rate "
             "below saturation the same path answers in the paced figure above. Running the consumers in their own processes "
             "(`cartflow serve --no-consumers` plus `cartflow consume --only serving|raw`, the second "
-            "setup in §5) stops ingest and sinks sharing one GIL. Further fixes: decode each event once (orjson) and hand the sinks columns "
+            "setup in §4) stops ingest and sinks sharing one GIL. Further fixes: decode each event once (orjson) and hand the sinks columns "
             "(pyarrow) instead of dicts; validate a batch with vectorised checks.\n")
         out.append(
             "**Serving.** The first profile of `GET /v1/invoices/{no}` found ~0.5 ms per request in "

@@ -261,8 +261,7 @@ def render(results: dict[str, Any]) -> str:
               + f" | {c['inner_median']:.1f} |")
         w("")
 
-    w(render_light(results.get("light")))
-    w("## 5. Streaming and serving\n")
+    w("## 4. Streaming and serving\n")
     st = results.get("streaming")
     if st and st.get("ok"):
         w(f"`cartflow serve` (API + stream consumers in one process, SQLite stream log, embedded "
@@ -313,7 +312,7 @@ def render(results: dict[str, Any]) -> str:
     else:
         w("Not measured in this invocation" + (f" (failed: {st.get('error')})" if st else "") + ".\n")
 
-    w("## 6. Multi-source extraction\n")
+    w("## 5. Multi-source extraction\n")
     ms = results.get("multisource")
     if ms and ms.get("ok"):
         w(f"The sandbox's systems with generated rows (sandbox scale {ms['sandbox_scale']:g}), "
@@ -330,6 +329,7 @@ def render(results: dict[str, Any]) -> str:
         w("")
     else:
         w("Not measured in this invocation" + (f" (failed: {ms.get('error')})" if ms else "") + ".\n")
+    w(render_light(results.get("light")))
     w("## How to run\n")
     w("```bash")
     w("make bench          # every row above: scales 1, 10 and 50 (one round), PySpark at 10, the incremental day")
@@ -405,7 +405,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         best = met[0] if met else max(runs, key=lambda x: x["rps"])
         rows.append(("serving ≥ 3,000 req/s, p99 ≤ 10 ms",
                      f"{best['rps']:,.0f} req/s, p99 {best['p99_ms']:.1f} ms ({best.get('workers', 1)} worker(s), "
-                     f"{best['connections']} connections; every configuration in §5)",
+                     f"{best['connections']} connections; every configuration in §4)",
                      "met" if met else "**missed**"))
     else:
         rows.append(("streaming ≥ 20,000 events/s, p99 POST-to-visible ≤ 1 s; serving ≥ 3,000 req/s, p99 ≤ 10 ms",

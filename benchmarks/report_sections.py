@@ -39,7 +39,7 @@ def render_checks(checks: dict[str, Any]) -> str:
 
 
 def render_light(light: dict[str, Any] | None) -> str:
-    out = ["## 4. Light commands\n"]
+    out = ["## 6. Light commands\n"]
     if not light:
         out.append("Not measured in this invocation.\n")
         return "\n".join(out) + "\n"

@@ -73,8 +73,11 @@ async def until_visible(client: httpx.AsyncClient, invoice: str, t0: float,
                         timeout: float = PROBE_TIMEOUT) -> float | None:
     """Milliseconds from t0 until GET /v1/invoices/{invoice} answers 200; None if it never does."""
     while (waited := time.perf_counter() - t0) < timeout:
-        if (await client.get(f"/v1/invoices/{invoice}")).status_code == 200:
-            return (time.perf_counter() - t0) * 1000
+        try:
+            if (await client.get(f"/v1/invoices/{invoice}")).status_code == 200:
+                return (time.perf_counter() - t0) * 1000
+        except httpx.TransportError:  # a connection dropped under load: poll again on another
+            pass
         await asyncio.sleep(max(0.005, waited * 0.05))
     return None
 
@@ -105,7 +108,11 @@ async def paced(client: httpx.AsyncClient, lines: list[dict], start: int, rate: 
     async def post(body: bytes, invoice: str | None) -> None:
         nonlocal accepted, errors
         t0 = time.perf_counter()
-        r = await client.post("/v1/order-lines", content=body, headers=JSON)
+        try:
+            r = await client.post("/v1/order-lines", content=body, headers=JSON)
+        except httpx.TransportError:
+            errors += 1
+            return
         if r.status_code == 202:
             accepted += r.json().get("accepted", 0)
             if invoice:
@@ -144,7 +151,11 @@ async def wait_caught_up(client: httpx.AsyncClient, timeout: float = 120) -> Non
     """Until every stream consumer reports no lag (health's `consumers.*.lag`), bounded."""
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
-        consumers = (await client.get("/v1/health")).json().get("consumers", {})
+        try:
+            consumers = (await client.get("/v1/health")).json().get("consumers", {})
+        except httpx.TransportError:
+            await asyncio.sleep(0.5)
+            continue
         if not consumers:  # consumers run in other processes (`cartflow consume`): no lag to read here
             await asyncio.sleep(5)
             return
@@ -182,7 +193,11 @@ async def main(url: str, path: str, events: int, key: str) -> None:
             nonlocal accepted, rejected, errors
             async with sem:
                 t0 = time.perf_counter()
-                r = await client.post("/v1/order-lines", content=body, headers=JSON)
+                try:
+                    r = await client.post("/v1/order-lines", content=body, headers=JSON)
+                except httpx.TransportError:  # counted, not fatal: the figures say how many failed
+                    errors += 1
+                    return
             if r.status_code == 202:
                 answer = r.json()
                 accepted += answer.get("accepted", 0)
@@ -217,9 +232,12 @@ async def main(url: str, path: str, events: int, key: str) -> None:
             j = k
             while time.perf_counter() < stop_at:
                 t0 = time.perf_counter()
-                r = await client.get(f"/v1/invoices/{invoices[j % len(invoices)]}")
+                try:
+                    status = (await client.get(f"/v1/invoices/{invoices[j % len(invoices)]}")).status_code
+                except httpx.TransportError:
+                    status = 0
                 get_ms.append((time.perf_counter() - t0) * 1000)
-                if r.status_code != 200:
+                if status != 200:
                     get_errors += 1
                 j += GET_CONCURRENCY
 

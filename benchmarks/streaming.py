@@ -71,11 +71,9 @@ def run(work: Path, events: int = 100_000) -> dict[str, Any]:
         if first is None:
             first = m
     m = first
-    if not m.ok:
-        return {"ok": False, "error": m.error, "setups": setups}
     project = work / "stream-project"
     wrk: list[dict[str, Any]] = []
-    if shutil.which("wrk"):
+    if shutil.which("wrk"):  # the serving figures do not depend on the stream client having finished
         for workers in (1, 2):  # one uvicorn process, then one per core
             port = _free_port()
             server = _serve(work, project, port, workers=workers)
@@ -86,6 +84,8 @@ def run(work: Path, events: int = 100_000) -> dict[str, Any]:
                                                            connections=connections)})
             finally:
                 _stop(server)
+    if not m.ok:
+        return {"ok": False, "error": m.error, "setups": setups, "wrk": wrk}
     return {"ok": True, **m.result, "client_peak_rss_mib": round(m.peak_rss_bytes / 2**20), "wrk": wrk,
             "setups": setups}
 
