@@ -122,8 +122,12 @@ rules AS (
   FROM copies
 )
 
+-- Only what the outputs need is kept: the raw text (quarantine), the typed values (silver).
 SELECT
-  rules.*,
+  invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country,
+  _source_file, _source_row,
+  t_invoice_no, t_stock_code, t_description, t_qty, t_price, invoice_ts, t_customer, t_country, line_type,
+  reason,
   CASE
     WHEN reason LIKE 'missing_field:%' OR reason LIKE 'unparseable:%'
       THEN SUBSTRING(reason, STRPOS(reason, ':') + 1)
