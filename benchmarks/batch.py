@@ -8,6 +8,7 @@ import os
 import shutil
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,15 @@ def generate(work: Path, scale: float, split: str | None = None, seed: int = 7) 
     from cartflow.sandbox.retail_generator import generate_online_retail
 
     out = work / f"data-s{scale:g}{'-' + split if split else ''}"
-    if out.exists() and any(out.glob("*.csv")):
-        return out
-    out.mkdir(parents=True, exist_ok=True)
-    kwargs: dict[str, Any] = {"split": split} if split else {}
-    generate_online_retail(out, scale, seed, **kwargs)
+    if not (out.exists() and any(out.glob("*.csv"))):
+        out.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {"split": split} if split else {}
+        generate_online_retail(out, scale, seed, **kwargs)
+    # Finished exports: a files source takes a file once it is `settle_seconds` old (default 5 s)
+    # and waits for younger ones; data generated a moment ago would add that wait to cartflow's time.
+    an_hour_ago = time.time() - 3600
+    for f in out.glob("*.csv"):
+        os.utime(f, (an_hour_ago, an_hour_ago))
     return out
 
 
