@@ -147,8 +147,17 @@ async def wait_ready(client: httpx.AsyncClient) -> None:
     raise SystemExit("server never became ready")
 
 
-async def wait_caught_up(client: httpx.AsyncClient, timeout: float = 120) -> None:
-    """Until every stream consumer reports no lag (health's `consumers.*.lag`), bounded."""
+_markers = iter(range(990000, 1000000))
+
+
+async def wait_caught_up(client: httpx.AsyncClient, template: dict, timeout: float = 120) -> None:
+    """Until the stream has drained what earlier phases sent, bounded, so a phase measures itself.
+
+    Consumers in the API process report their lag (health's `consumers.*.lag`); wait for 0.
+    Then, for every setup (consumers in other processes report nothing here), one marker line:
+    the serving sink reads the log in order, so once the marker is visible, so is everything
+    before it.
+    """
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         try:
@@ -156,12 +165,16 @@ async def wait_caught_up(client: httpx.AsyncClient, timeout: float = 120) -> Non
         except httpx.TransportError:
             await asyncio.sleep(0.5)
             continue
-        if not consumers:  # consumers run in other processes (`cartflow consume`): no lag to read here
-            await asyncio.sleep(5)
-            return
         if all(c.get("lag") == 0 for c in consumers.values()):
-            return
+            break
         await asyncio.sleep(0.5)
+    marker = f"{next(_markers)}"
+    t0 = time.perf_counter()
+    try:
+        await client.post("/v1/order-lines", content=encode([{**template, "InvoiceNo": marker}]), headers=JSON)
+    except httpx.TransportError:
+        return
+    await until_visible(client, marker, t0, timeout=max(1.0, deadline - t0))
 
 
 async def main(url: str, path: str, events: int, key: str) -> None:
@@ -217,10 +230,10 @@ async def main(url: str, path: str, events: int, key: str) -> None:
         paced_results = []
         offset = events
         for n, (rate, size, probe_every) in enumerate(PACED):
-            await wait_caught_up(client)
+            await wait_caught_up(client, lines[0])
             paced_results.append(await paced(client, all_lines, offset, rate, size, probe_every, 800000 + n * 50000))
             offset += int(PACED_SECONDS * rate)
-        await wait_caught_up(client)  # the GET phase below measures reads, not a draining backlog
+        await wait_caught_up(client, lines[0])  # the GET phase below measures reads, not a draining backlog
 
         invoices = sorted({l["InvoiceNo"] for l in lines})[:2000]
         get_ms: list[float] = []
