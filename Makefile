@@ -15,8 +15,10 @@ $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
 
+# --compile-bytecode: the venv ships compiled modules, so commands start fast even where
+# PYTHONDONTWRITEBYTECODE is set (then every process would compile SQLMesh's ~900 modules again).
 $(SYNC_STAMP): uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --all-extras
+	$(UV) sync --frozen --all-extras --compile-bytecode
 	@touch $(SYNC_STAMP)
 
 demo: $(SYNC_STAMP)  ## generate scale-1 Online Retail data, run the pipeline, print the answers
