@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cartflow.config import CsvOptions
-from cartflow.lake.bronze import BronzeError, csv_to_bronze
+from cartflow.lake.bronze import BronzeError, Layout, to_bronze
 from cartflow.lake.storage import LocalStorage
 from conftest import write_csv
 
@@ -22,8 +22,10 @@ def convert(tmp_path: Path, raw: Path, **opts: str):
     storage = LocalStorage(tmp_path / "lake")
     key = "raw/s/order_lines/x.csv"
     storage.write_file(key, raw)
-    result = csv_to_bronze(storage, key, source="online_retail", entity="order_lines", batch_id="b1",
-                           source_file=raw.name, ingested_at=datetime(2024, 1, 1), options=CsvOptions(**opts))
+    csv = CsvOptions(**opts)
+    result = to_bronze(storage, key, source="online_retail", entity="order_lines", batch_id="b1",
+                       source_file=raw.name, ingested_at=datetime(2024, 1, 1),
+                       layout=Layout("csv", encoding=csv.encoding, delimiter=csv.delimiter, quote=csv.quote))
     return result, pq.read_table(storage.uri(result.key))
 
 

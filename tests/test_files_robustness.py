@@ -18,7 +18,9 @@ from typer.testing import CliRunner
 
 from cartflow.cli import app
 from cartflow.config import Project, load_project
-from cartflow.lake.bronze import BronzeError, map_header
+from cartflow.entities import ORDER_LINES
+from cartflow.lake.bronze import BronzeError
+from cartflow.lake.bronze_columns import ColumnMap
 from cartflow.lake.raw import delete_standardized_raw, land_file, record_rejection, rejected_in_run, Rejection
 from cartflow.lake.storage import open_lake, open_storage
 from cartflow.pipeline.alerts import read_alert_log
@@ -368,7 +370,8 @@ def test_file_content_in_errors_is_escaped_everywhere() -> None:
     assert printable_bytes(b"\x1f\x8b\x08\xff ok") == "\\x1f\\x8b\\x08\\xff ok"
     assert printable("x" * 50, limit=10) == "x" * 10 + "…"
     with pytest.raises(BronzeError) as err:
-        map_header([f"Invoice{ESC}No", "StockCode"], "src", f"bad{ESC}.csv")
+        ColumnMap(ORDER_LINES).resolve([f"Invoice{ESC}No", "StockCode"], source="src", file=f"bad{ESC}.csv",
+                                       where="row 1 (header)")
     assert "\x1b" not in str(err.value) and "bad\\x1b[31m.csv" in str(err.value)
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlglot import exp
 
 from cartflow.config import parse_config
-from cartflow.lake.entities import entity_schema
+from cartflow.lake.bronze import bronze_schema
 from cartflow.pipeline.entity_settings import SETTINGS_SCHEMA
 from cartflow.transform.entity_defaults import EMPTY_DIR, ENTITIES
 from cartflow.transform.macros.dates import day_reading, parse_day
@@ -51,7 +51,7 @@ def test_dates_are_read_by_the_written_rules_never_guessed(text, rules, expected
 
 def test_the_packaged_empty_inputs_match_the_bronze_schemas() -> None:
     for entity in ENTITIES:
-        assert pq.read_schema(EMPTY_DIR / f"{entity}.parquet").names == entity_schema(entity).names, entity
+        assert pq.read_schema(EMPTY_DIR / f"{entity}.parquet").names == bronze_schema(entity).names, entity
     assert pq.read_schema(EMPTY_DIR / "source_settings.parquet").names == SETTINGS_SCHEMA.names
     assert pq.read_table(EMPTY_DIR / "pending.parquet").num_rows == 0
 

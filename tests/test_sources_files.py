@@ -10,7 +10,7 @@ import pytest
 from conftest import write_csv
 
 from cartflow.config import Project, load_project
-from cartflow.lake.bronze_entities import entity_to_bronze, layout_for
+from cartflow.lake.bronze import layout_for, to_bronze
 from cartflow.lake.storage import open_storage
 from cartflow.pipeline.dlq import provider
 from cartflow.runtime.progress import QuietReporter
@@ -46,9 +46,9 @@ def bronze_rows(project: Project, name: str) -> list[dict]:
             if m.source != name:
                 continue
             source = project.config.sources[name]
-            result = entity_to_bronze(storage, m.raw_key, source=name, entity=m.entity, batch_id=m.batch_id,
-                                      source_file=m.source_file, ingested_at=datetime.now(),
-                                      layout=layout_for(source, m.raw_key))
+            result = to_bronze(storage, m.raw_key, source=name, entity=m.entity, batch_id=m.batch_id,
+                               source_file=m.source_file, ingested_at=datetime.now(),
+                               layout=layout_for(source, m.raw_key))
             out += pq.read_table(storage.uri(result.key)).to_pylist()
         return out
     finally:

@@ -182,12 +182,12 @@ def test_frankfurter_pages_become_one_row_per_rate(seed_sandbox, lake_state, tmp
     source = parse_config({"sources": {"fx": raw}}).sources["fx"]
     result = extract_http(storage, state, QuietReporter(), "fx", source, "r1")
     assert result.records == 22 * 2  # 22 business days in January 2024 (1 January is a holiday)
-    from cartflow.lake.bronze_entities import entity_to_bronze, layout_for
+    from cartflow.lake.bronze import layout_for, to_bronze
     import pyarrow.parquet as pq
 
     m = state.manifests()[0]
-    out = entity_to_bronze(storage, m.raw_key, source="fx", entity="exchange_rates", batch_id=m.batch_id,
-                           source_file=m.source_file, ingested_at=datetime.now(), layout=layout_for(source, m.raw_key))
+    out = to_bronze(storage, m.raw_key, source="fx", entity="exchange_rates", batch_id=m.batch_id,
+                    source_file=m.source_file, ingested_at=datetime.now(), layout=layout_for(source, m.raw_key))
     rows = pq.read_table(storage.uri(out.key)).to_pylist()
     assert len(rows) == 44 and {r["base_currency"] for r in rows} == {"USD"}
     assert {r["currency_code"] for r in rows} == {"EUR", "GBP"} and "2024-01-06" not in {r["rate_date"] for r in rows}

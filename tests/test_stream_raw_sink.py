@@ -14,9 +14,8 @@ import pytest
 from conftest import write_csv
 from stream_fixtures import order_lines, to_csv_lines
 
-from cartflow.config import Project
-from cartflow.lake.bronze import bronze_schema
-from cartflow.lake.bronze_json import ndjson_to_bronze
+from cartflow.config import Project, StreamSection
+from cartflow.lake.bronze import bronze_schema, layout_for, to_bronze
 from cartflow.lake.storage import LocalStorage
 from cartflow.runtime.state import SqliteState
 from cartflow.stream.deadletter import open_dead_letters
@@ -191,15 +190,16 @@ def test_ndjson_batches_become_bronze_with_the_csv_schema_plus_event_id(tmp_path
         {**order_lines(2)[1], "CustomerID": None, "Description": "CAFÉ £ MUG"}]).encode(), "")).events
     data = b"\n".join(e.value for e in good) + b"\n" + b"{not json\n"
     storage.write_bytes("raw/storefront/order_lines/x.ndjson", data)
-    result = ndjson_to_bronze(storage, "raw/storefront/order_lines/x.ndjson", source="storefront",
-                              entity="order_lines", batch_id="b1", source_file="t.p0.000000000000-000000000001.ndjson",
-                              ingested_at=datetime(2024, 1, 1), date_format="%-m/%-d/%Y %-H:%M")
+    stream = StreamSection(invoice_date_format="%-m/%-d/%Y %-H:%M")
+    result = to_bronze(storage, "raw/storefront/order_lines/x.ndjson", source="storefront",
+                       entity="order_lines", batch_id="b1", source_file="t.p0.000000000000-000000000001.ndjson",
+                       ingested_at=datetime(2024, 1, 1), layout=layout_for(stream, "x.ndjson"))
     assert result.rows == 3 and result.malformed_rows == 1
     table = pq.read_table(storage.uri(result.key))
-    assert table.schema == bronze_schema()  # the CSV converter's schema: one glob reads both
+    assert table.schema == bronze_schema("order_lines")  # the CSV converter's schema: one glob reads both
     assert table.column_names == ["invoice_no", "stock_code", "description", "quantity", "invoice_date",
-                                  "unit_price", "customer_id", "country", "event_id", "_batch_id", "_source_file",
-                                  "_source_row", "_ingested_at", "_error", "_source"]
+                                  "unit_price", "customer_id", "country", "event_id", "_source", "_batch_id",
+                                  "_source_file", "_source_row", "_ingested_at", "_error"]
     rows = table.to_pylist()
     assert rows[0]["invoice_date"] == "3/4/2011 9:05"  # ISO rendered in the format silver parses
     assert rows[0]["quantity"] == str(order_lines(1)[0]["Quantity"]) and rows[0]["event_id"] == good[0].event_id
@@ -215,9 +215,9 @@ def test_hostile_ndjson_lines_become_malformed_bronze_rows_not_a_failed_batch(tm
     hostile = [b"[" * 50_000 + b"]" * 50_000, b'{"Quantity": ' + b"9" * 5_000 + b"}",
                b'{"InvoiceNo": "1", "Description": "\\ud800"}']
     storage.write_bytes("raw/s/order_lines/h.ndjson", b"\n".join([good, *hostile]) + b"\n")
-    result = ndjson_to_bronze(storage, "raw/s/order_lines/h.ndjson", source="storefront", entity="order_lines",
-                              batch_id="h1", source_file="h.ndjson", ingested_at=datetime(2024, 1, 1),
-                              date_format="%-m/%-d/%Y %-H:%M")
+    result = to_bronze(storage, "raw/s/order_lines/h.ndjson", source="storefront", entity="order_lines",
+                       batch_id="h1", source_file="h.ndjson", ingested_at=datetime(2024, 1, 1),
+                       layout=layout_for(StreamSection(), "h.ndjson"))
     assert result.rows == 4 and result.malformed_rows == 3
     rows = pq.read_table(storage.uri(result.key)).to_pylist()
     assert rows[0]["_error"] is None and all(r["_error"].startswith("malformed record") for r in rows[1:])

@@ -114,7 +114,7 @@ def write_batch(lake: Path, batch_id: str, rows: list[tuple[str | None, ...]], i
     columns["event_id"] = [None] * len(rows)
     columns["_error"] = [None] * len(rows)
     columns["_source"] = ["online_retail"] * len(rows)
-    schema = bronze_schema()  # the ingest side's real contract
+    schema = bronze_schema("order_lines")  # the ingest side's real contract
     columns = {name: columns[name] for name in schema.names}
     bronze = lake / "bronze" / "order_lines"
     bronze.mkdir(parents=True, exist_ok=True)

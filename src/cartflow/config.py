@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cartflow.entities import DEFAULT_EARLIEST, DEFAULT_FUTURE_DAYS, ENTITY_NAMES, DateWindow
+from cartflow.entities import DEFAULT_EARLIEST, DEFAULT_FUTURE_DAYS, ENTITIES, ENTITY_NAMES, DateWindow
 
 CONFIG_FILE = "cartflow.toml"
 ENV_PREFIX = "CARTFLOW__"
@@ -28,8 +28,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _check_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("unknown time zone (use an IANA name such as UTC or Europe/London)") from None
+    return value
+
+
 class ProjectSection(_Strict):
     name: str = "cartflow"
+    timezone: str = "UTC"
+    """The shop's time zone (IANA name). Timestamps without an offset are shop-local; silver
+    converts ISO timestamps that carry an offset (`2024-03-05T14:12:01+01:00`) to this zone."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_tz(cls, value: str) -> str:
+        return _check_timezone(value)
 
 
 class LakeSection(_Strict):
@@ -73,6 +91,8 @@ class CsvOptions(_Strict):
     delimiter: str = ","
     quote: str = '"'
     date_format: str = "%-m/%-d/%Y %-H:%M"
+    """How this source writes its timestamps (strptime, DuckDB spelling: `%-m` = unpadded month).
+    Reaches silver per source through `_pipeline/sources.parquet` (docs/columns.md)."""
     decimal: Literal[".", ","] = "."
 
 
@@ -107,6 +127,45 @@ class _EntitySource(_Strict):
     enabled: bool = True
     required: bool = True
     """A failing required source fails the run; an optional one makes it `partial`."""
+    columns: dict[str, str] = Field(default_factory=dict)
+    """`[sources.<name>.columns]`: canonical column = the source's column (a dotted path such as
+    `customer.id` inside JSON records). Columns not named here fall back to the accepted spellings."""
+    fill_down: list[str] = Field(default_factory=list)
+    """Canonical columns that are blank on an order's continuation rows (a Shopify export writes
+    order-level fields on the first line item only): a blank takes the value of the row above
+    when that row has the same `fill_down_by` value."""
+    fill_down_by: str | None = None
+    """The canonical column that groups continuation rows (default: the entity's first key column)."""
+
+    @model_validator(mode="after")
+    def _columns_of_the_entity(self) -> "_EntitySource":
+        contract = ENTITIES[getattr(self, "entity", "order_lines")]
+        known = contract.bronze_columns
+        for key, value in self.columns.items():
+            if key not in known:
+                raise ValueError(f"columns.{key}: {_not_a_column(key, contract.name, known)}")
+            if not value.strip():
+                raise ValueError(f"columns.{key}: empty source column name (remove the line to use the accepted "
+                                 "spellings)")
+        for key in (*self.fill_down, *([self.fill_down_by] if self.fill_down_by else [])):
+            if key not in known:
+                raise ValueError(f"fill_down: {_not_a_column(key, contract.name, known)}")
+        if self.fill_down_by and self.fill_down_by in self.fill_down:
+            raise ValueError(f"fill_down: {self.fill_down_by!r} groups the rows (fill_down_by); it cannot be filled")
+        return self
+
+    def fill_down_key(self) -> str:
+        """The column whose equal values mark continuation rows."""
+        return self.fill_down_by or ENTITIES[getattr(self, "entity", "order_lines")].key[0]
+
+
+def _not_a_column(name: str, entity: str, known: tuple[str, ...]) -> str:
+    """`'qty' is not a column of order_lines: did you mean 'quantity'? (columns: ...)`"""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{name!r} is not a column of entity {entity}: {hint}(its columns: {', '.join(known)})"
 
 
 class FilesSource(_EntitySource):
@@ -360,13 +419,7 @@ class ScheduleSection(_Strict):
     @field_validator("timezone")
     @classmethod
     def _valid_tz(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("unknown time zone (use an IANA name such as UTC or Europe/London)") from None
-        return value
+        return _check_timezone(value)
 
 
 class WatchSection(_Strict):

@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cartflow.config import FilesSource, HttpSource, PostgresSource, Project
+from cartflow.entities import ENTITY_NAMES
 from cartflow.lake.bronze import bronze_schema
-from cartflow.lake.entities import NEW_ENTITIES, entity_schema
 from cartflow.lake.storage import Storage
 from cartflow.runtime.state import Manifest
 from cartflow.transform.runner import BatchReconciliation, TransformSettings
@@ -29,24 +29,49 @@ from cartflow.transform.runner import BatchReconciliation, TransformSettings
 SETTINGS_KEY = "_pipeline/sources.parquet"
 EMPTY_FILE = "empty.parquet"
 
+NEW_ENTITIES = tuple(e for e in ENTITY_NAMES if e != "order_lines")
+"""The entities reconciled here; order lines have their own reconciliation in the runner."""
+
 SETTINGS_SCHEMA = pa.schema([
     ("source", pa.string()), ("entity", pa.string()), ("kind", pa.string()), ("currency", pa.string()),
     ("rate_base", pa.string()), ("ambiguous_dates", pa.string()), ("slash_dates", pa.string()),
-    ("dash_dates", pa.string()), ("dot_dates", pa.string()),
+    ("dash_dates", pa.string()), ("dot_dates", pa.string()), ("date_format", pa.string()),
+    ("timezone", pa.string()),
 ])
+"""`date_format`: the strptime format the source declared for its timestamps (DuckDB spelling, e.g.
+`%-m/%-d/%Y %-H:%M`), or NULL: then ISO 8601 and the `*_dates` rules apply. `timezone`: the shop's
+IANA zone (`[project] timezone`): naive timestamps are in it, and ISO timestamps with an offset are
+converted to it. docs/columns.md."""
 
 
 def source_settings(project: Project) -> pa.Table:
-    """One row per configured source: the rules silver applies to that source's rows."""
-    base = project.config.currency.base
+    """One row per configured source (and the stream's): the rules silver applies to its rows."""
+    base, zone = project.config.currency.base, project.config.project.timezone
     rows: list[dict[str, Any]] = []
     for name, s in project.config.sources.items():
         if not isinstance(s, (FilesSource, HttpSource, PostgresSource)):
             continue
         rows.append({"source": name, "entity": s.entity, "kind": s.kind, "currency": s.currency or base,
                      "rate_base": s.rate_base, "ambiguous_dates": s.dates.ambiguous, "slash_dates": s.dates.slash,
-                     "dash_dates": s.dates.dash, "dot_dates": s.dates.dot})
+                     "dash_dates": s.dates.dash, "dot_dates": s.dates.dot, "date_format": _date_format(s),
+                     "timezone": zone})
+    stream = project.config.stream
+    if stream.source not in project.config.sources:
+        rows.append({"source": stream.source, "entity": "order_lines", "kind": "stream", "currency": stream.currency,
+                     "rate_base": None, "ambiguous_dates": None, "slash_dates": None, "dash_dates": None,
+                     "dot_dates": None, "date_format": stream.invoice_date_format, "timezone": zone})
     return pa.Table.from_pylist(rows, schema=SETTINGS_SCHEMA)
+
+
+def _date_format(source: FilesSource | HttpSource | PostgresSource) -> str | None:
+    """A files source's `[csv] date_format`: always for order lines (its default is the Online Retail
+    format they are read with today), only when written down for the other entities, whose day/month
+    dates follow the `dates` rules instead."""
+    if not isinstance(source, FilesSource):
+        return None
+    if source.entity == "order_lines" or "date_format" in source.csv.model_fields_set:
+        return source.csv.date_format
+    return None
 
 
 def entity_variables(project: Project, storage: Storage) -> dict[str, Any]:
@@ -54,12 +79,11 @@ def entity_variables(project: Project, storage: Storage) -> dict[str, Any]:
     buf = io.BytesIO()
     pq.write_table(source_settings(project), buf)
     storage.write_bytes(SETTINGS_KEY, buf.getvalue())
-    for entity in ("order_lines", *NEW_ENTITIES):
+    for entity in ENTITY_NAMES:
         key = f"bronze/{entity}/{EMPTY_FILE}"
         if not storage.exists(key):
-            schema = bronze_schema() if entity == "order_lines" else entity_schema(entity)
             out = io.BytesIO()
-            pq.write_table(schema.empty_table(), out)
+            pq.write_table(bronze_schema(entity).empty_table(), out)
             storage.write_bytes(key, out.getvalue())
     return {"source_settings": storage.uri(SETTINGS_KEY),
             "max_rate_age_days": project.config.currency.max_rate_age_days}

@@ -14,9 +14,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cartflow.config import FilesSource, HttpSource, PostgresSource, Project, StreamSection
-from cartflow.lake.bronze import BronzeError, csv_to_bronze
-from cartflow.lake.entities import NEW_ENTITIES
+from cartflow.config import FilesSource, Project
+from cartflow.entities import ENTITY_NAMES
+from cartflow.lake.bronze import BronzeError, BronzeResult, layout_for
+from cartflow.lake.bronze import to_bronze as convert_to_bronze
 from cartflow.lake.raw import Rejection, record_rejection
 from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
@@ -25,7 +26,7 @@ from cartflow.runtime.text import printable
 from cartflow.sources.file_checks import rejection_code
 from cartflow.transform.runner import TransformSettings, reconcile, transform
 
-ENTITIES = ("order_lines", *NEW_ENTITIES)
+ENTITIES = ENTITY_NAMES
 
 
 class ReconciliationError(Exception):
@@ -81,33 +82,12 @@ def to_bronze(project: Project, storage: Storage, state: StateStore, reporter: R
     return outcome
 
 
-def _convert(storage: Storage, m: Manifest, source: Any, project: Project):
-    if isinstance(source, (HttpSource, PostgresSource)) or (
-            isinstance(source, FilesSource) and (source.entity != "order_lines" or source.format != "csv")):
-        from cartflow.lake.bronze_entities import entity_to_bronze, layout_for
-
-        return entity_to_bronze(storage, m.raw_key, source=m.source, entity=m.entity, batch_id=m.batch_id,
-                                source_file=m.source_file, ingested_at=datetime.fromisoformat(m.extracted_at),
-                                layout=layout_for(source, m.raw_key))
-    if isinstance(source, FilesSource) and project.config.warehouse.engine == "spark":
-        from cartflow.lake.spark_bronze import csv_to_bronze_spark
-        from cartflow.transform.spark import SparkSettings, session
-
-        return csv_to_bronze_spark(session(SparkSettings.from_project(project)), storage, m.raw_key,
-                                   source=m.source, entity=m.entity, batch_id=m.batch_id,
-                                   source_file=m.source_file, ingested_at=datetime.fromisoformat(m.extracted_at),
-                                   options=source.csv)
-    if isinstance(source, FilesSource):
-        return csv_to_bronze(storage, m.raw_key, source=m.source, entity=m.entity, batch_id=m.batch_id,
+def _convert(storage: Storage, m: Manifest, source: Any, project: Project) -> BronzeResult:
+    """One converter for every source kind, entity and format (the stream's batches included)."""
+    layout = layout_for(source, m.raw_key, timezone=project.config.project.timezone)
+    return convert_to_bronze(storage, m.raw_key, source=m.source, entity=m.entity, batch_id=m.batch_id,
                              source_file=m.source_file, ingested_at=datetime.fromisoformat(m.extracted_at),
-                             options=source.csv)
-    if isinstance(source, StreamSection):
-        from cartflow.lake.bronze_json import ndjson_to_bronze
-
-        return ndjson_to_bronze(storage, m.raw_key, source=m.source, entity=m.entity, batch_id=m.batch_id,
-                                source_file=m.source_file, ingested_at=datetime.fromisoformat(m.extracted_at),
-                                date_format=source.invoice_date_format)
-    raise BronzeError(f"{m.source}: no bronze converter for source kind {type(source).__name__}")
+                             layout=layout)
 
 
 def pending_key(entity: str) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from cartflow.config import FilesSource
-from cartflow.lake.bronze import BronzeError, map_header
+from cartflow.lake.bronze import BronzeError, layout_for, probe
 from cartflow.lake.raw import Rejection
 from cartflow.runtime.text import printable
 
@@ -131,14 +131,7 @@ def check_file(path: Path, source: FilesSource, name: str, file: str | None = No
         code, what = sniffed
         return Rejection(code, f"{name}: {shown}: {what}")
     try:
-        if source.format == "csv" and source.entity == "order_lines":
-            _check_order_line_csv(path, source, name, shown)
-        else:
-            from cartflow.lake.bronze_entities import Layout, probe
-
-            layout = Layout(source.format, source.records_path, False, source.csv.encoding,
-                            source.csv.delimiter, source.csv.quote)
-            probe(path, layout, source.entity, name)
+        probe(path, layout_for(source, path.name), source.entity, name, file=shown)
     except BronzeError as exc:
         text = str(exc)
         return Rejection(rejection_code(text), text)
@@ -175,14 +168,3 @@ def _sniff(head: bytes, encoding: str) -> tuple[str, str] | None:
 
 def printable_byte(value: int) -> str:
     return f"\\x{value:02x}"
-
-
-def _check_order_line_csv(path: Path, source: FilesSource, name: str, shown: str) -> None:
-    with path.open("rb") as f:
-        first = f.readline()
-    try:
-        text = first.decode(source.csv.encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise BronzeError(f"{name}: {shown}: the header is not {source.csv.encoding} text ({exc})") from None
-    header = [h.strip().strip(source.csv.quote) for h in text.rstrip("\r\n").split(source.csv.delimiter)]
-    map_header(header, name, shown)

@@ -18,11 +18,11 @@ from typing import Any, Callable, Iterator
 
 import httpx
 
-from cartflow.lake.bronze import ORDER_LINE_ALIASES, normalise_header
+from cartflow.entities import ORDER_LINES, normalise_header
 from cartflow.stream.records import FIELDS
 
 INGEST_PATH = "/v1/order-lines"
-_FIELD_OF = {alias: f for f, (_, aliases) in zip(FIELDS, ORDER_LINE_ALIASES.items(), strict=True) for alias in aliases}
+_FIELD_OF = {alias: c.api_name for c in ORDER_LINES.columns if c.api_name for alias in c.spellings()}
 
 
 class SendAborted(Exception):

@@ -4,15 +4,20 @@ The pipeline always passes the real variables (`cartflow.pipeline.entity_setting
 Callers that only know about order lines (SQLMesh unit tests, `transform()` on a bare
 order-line lake) still get a project that plans: the customers, products, transactions,
 sales and exchange-rate models then read these empty files and produce empty tables.
-`tests/test_multisource_models.py` checks the files still match the bronze schemas.
+The files are derived from the entity contracts: after changing an entity's columns (or
+the settings table), rewrite them with `write_empty_files()`;
+`tests/test_multisource_models.py` fails until they match.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from cartflow.entities import ENTITY_NAMES
+
 EMPTY_DIR = Path(__file__).resolve().parent / "empty"
-ENTITIES = ("customers", "products", "transactions", "sales", "exchange_rates")
+ENTITIES = tuple(e for e in ENTITY_NAMES if e != "order_lines")
+"""Every entity but order lines, whose bronze and pending batches every caller must pass."""
 
 ENTITY_DEFAULTS: dict[str, object] = {
     **{f"bronze_{entity}": str(EMPTY_DIR / f"{entity}.parquet") for entity in ENTITIES},
@@ -27,12 +32,12 @@ def write_empty_files(directory: Path = EMPTY_DIR) -> list[Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from cartflow.lake.entities import entity_schema
+    from cartflow.lake.bronze import bronze_schema
     from cartflow.pipeline.entity_settings import SETTINGS_SCHEMA
 
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    tables = {f"{e}.parquet": entity_schema(e).empty_table() for e in ENTITIES}
+    tables = {f"{e}.parquet": bronze_schema(e).empty_table() for e in ENTITIES}
     tables["pending.parquet"] = pa.schema([("batch_id", pa.string())]).empty_table()
     tables["source_settings.parquet"] = SETTINGS_SCHEMA.empty_table()
     for name, table in tables.items():

@@ -1,0 +1,334 @@
+"""Readers for every raw format, each yielding column-wise chunks of one entity's bronze columns.
+
+CSV and Parquet are read by Arrow a block at a time: values never pass through Python
+one by one. JSON documents and NDJSON are parsed by the `json` module (Arrow's JSON
+reader would turn `1241.0099999999998` into a float; bronze keeps the text as received),
+then assembled a column at a time.
+
+Row numbers (`_source_row`): the 1-based data row for CSV (the header is not a row; a
+row the parser could not split keeps its number), the record's position for a JSON
+document and a Parquet extract, the line number for NDJSON (a blank line is no record).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from cartflow.lake.bronze_columns import BronzeError, ColumnMap, Resolved
+from cartflow.lake.records import dig, frankfurter_rows
+
+CHUNK_ROWS = 50_000
+_MISSING = object()
+
+
+@dataclass
+class Chunk:
+    """Some rows of one raw batch: bronze column -> text values, their row numbers, parse errors."""
+
+    values: dict[str, pa.Array]
+    numbers: pa.Array
+    errors: pa.Array | None = None
+
+
+@dataclass
+class ReadOptions:
+    format: str
+    records_path: str | None = None
+    frankfurter: bool = False
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    quote: str = '"'
+    timezone: str = "UTC"
+
+
+class Reader:
+    """Reads one raw file; `resolved` holds its column resolution once the first chunk came out."""
+
+    def __init__(self, path: Path, options: ReadOptions, columns: ColumnMap, source: str, file: str) -> None:
+        self.path, self.options, self.columns, self.source, self.file = path, options, columns, source, file
+        self.resolved: Resolved | None = None
+        self.extra: list[str] = []
+
+    def chunks(self, probe: bool = False) -> Iterator[Chunk]:
+        fmt = self.options.format
+        if fmt == "csv":
+            return self._csv(probe)
+        if fmt == "parquet":
+            return self._parquet()
+        if fmt == "ndjson":
+            return self._ndjson(probe)
+        return self._json()
+
+    def _resolve(self, names: Sequence[str], where: str, strict: bool = True, has_path: Any = None) -> Resolved:
+        resolved = self.columns.resolve(names, source=self.source, file=self.file, where=where, strict=strict,
+                                        has_path=has_path)
+        self.resolved = self.resolved or resolved
+        self.extra += [n for n in resolved.extra if n not in self.extra]
+        return resolved
+
+    # -- CSV --------------------------------------------------------------------------------
+    def _csv(self, probe: bool) -> Iterator[Chunk]:
+        invalid: list[tuple[int, str]] = []
+
+        def on_invalid(row: pacsv.InvalidRow) -> str:
+            line = row.number if row.number is not None else -1
+            invalid.append((line, f"expected {row.expected_columns} fields, found {row.actual_columns}: {row.text!r}"))
+            return "skip"
+
+        o = self.options
+        encoding = arrow_encoding(o.encoding)
+        parse = pacsv.ParseOptions(delimiter=o.delimiter, quote_char=o.quote, newlines_in_values=True,
+                                   invalid_row_handler=on_invalid)
+        try:
+            # a first look at the header only: every column must be read as text, never inferred
+            head = pacsv.open_csv(self.path, parse_options=parse, read_options=pacsv.ReadOptions(
+                encoding=encoding, block_size=1 << 16, use_threads=False))
+            names = head.schema.names
+            head.close()
+        except LookupError:
+            raise BronzeError(f"{self.source}: {self.file}: unknown encoding {o.encoding!r} in "
+                              f"[sources.{self.source}.csv] (e.g. \"utf-8\", \"latin-1\", \"cp1252\")") from None
+        except pa.ArrowInvalid as exc:
+            raise self._explain(exc, encoding) from None
+        resolved = self._resolve(names, "row 1 (header)")
+        if probe:
+            return
+        wanted = list(dict.fromkeys(resolved.sources.values()))
+        invalid.clear()
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                # use_threads=False: the parser then knows the line number of a malformed row
+                read_options=pacsv.ReadOptions(encoding=encoding, block_size=16 << 20, use_threads=False),
+                parse_options=parse,
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in wanted}, include_columns=wanted,
+                    strings_can_be_null=True, quoted_strings_can_be_null=True))
+        except pa.ArrowInvalid as exc:
+            raise self._explain(exc, encoding) from None
+        rows = last = 0
+        taken: set[int] = set()
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                raise self._explain(exc, encoding, rows) from None
+            # rows the parser could not split were reported before this batch: give them
+            # their own row numbers and let the good rows fill the gaps in order.
+            taken.update(line - 1 for line, _ in invalid if line > 0)
+            numbers = row_numbers(last, batch.num_rows, taken)
+            last = numbers[-1].as_py() if len(numbers) else last
+            rows += batch.num_rows
+            yield Chunk({c: batch.column(s) for c, s in resolved.sources.items()}, numbers)
+        if invalid:
+            numbers = pa.array([line - 1 if line > 0 else rows + i + 1 for i, (line, _) in enumerate(invalid)],
+                               pa.int64())
+            yield Chunk({}, numbers, pa.array([f"malformed row: {msg}" for _, msg in invalid], pa.string()))
+
+    def _explain(self, exc: Exception, encoding: str, rows: int = 0) -> BronzeError:
+        msg, source, file = str(exc), self.source, self.file
+        if "UTF8" in msg.upper() or "utf-8" in msg.lower():
+            line, col = first_bad_utf8(self.path)
+            return BronzeError(
+                f"{source}: {file}: row {max(line - 1, 1)} (line {line}), byte {col}: not valid {self.options.encoding} "
+                f"text. Set the file's encoding in [sources.{source}.csv] of cartflow.toml (the Kaggle Online "
+                "Retail export is encoding = \"latin-1\").")
+        if "Empty CSV file" in msg:
+            return BronzeError(f"{source}: {file}: the file is empty (no header row)")
+        return BronzeError(f"{source}: {file}: cannot parse the CSV after data row {rows}: {msg}. "
+                           f"Check delimiter/quote in [sources.{source}.csv], or whether the file was truncated.")
+
+    # -- Parquet (PostgreSQL extracts) ---------------------------------------------------------
+    def _parquet(self) -> Iterator[Chunk]:
+        parquet = pq.ParquetFile(self.path)
+        resolved = self._resolve(parquet.schema_arrow.names, "the extract's columns")
+        wanted = list(dict.fromkeys(resolved.sources.values()))
+        start = 0
+        for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=wanted):
+            text = {name: as_text(batch.column(name), self.options.timezone) for name in wanted}
+            yield Chunk({c: text[s] for c, s in resolved.sources.items()}, sequence(start, batch.num_rows))
+            start += batch.num_rows
+
+    # -- JSON documents and NDJSON ------------------------------------------------------------
+    def _json(self) -> Iterator[Chunk]:
+        document = load_json(self.path, self.source, self.file)
+        o = self.options
+        records: Any = frankfurter_rows(document) if o.frankfurter else dig(document, o.records_path)
+        if not isinstance(records, list):
+            raise BronzeError(f"{self.source}: {self.file}: expected a list of records at "
+                              f"{o.records_path or 'the top level'}, found {type(records).__name__}: set records_path "
+                              f"in [sources.{self.source}] of cartflow.toml")
+        if not records:
+            return
+        resolved = self._records_resolution(records, strict=True)
+        for start in range(0, len(records), CHUNK_ROWS):
+            part = records[start:start + CHUNK_ROWS]
+            yield self._records_chunk(part, list(range(start + 1, start + len(part) + 1)), resolved)
+
+    def _ndjson(self, probe: bool) -> Iterator[Chunk]:
+        checked = False
+        records: list[Any] = []
+        numbers: list[int] = []
+        errors: dict[int, str] = {}
+        with self.path.open("rb") as f:
+            for number, raw in enumerate(f, start=1):
+                line = raw.decode("utf-8", errors="replace").strip()
+                if not line:
+                    continue
+                try:
+                    record = json.loads(line, parse_float=str, parse_int=str)
+                except json.JSONDecodeError as exc:
+                    if probe and not checked:
+                        raise BronzeError(f"{self.source}: {self.file}: line {number}: not valid JSON ({exc.msg}); "
+                                          "each line must hold one JSON object") from None
+                    record = None
+                    errors[len(records)] = (f"malformed record: not valid JSON ({exc.msg} at column {exc.colno}): "
+                                            f"{line[:200]!r}")
+                records.append(record)
+                numbers.append(number)
+                if isinstance(record, dict):
+                    checked = True
+                if len(records) >= CHUNK_ROWS:
+                    yield self._ndjson_chunk(records, numbers, errors)
+                    records, numbers, errors = [], [], {}
+                if probe and checked:
+                    self._records_resolution(records, strict=True)
+                    return
+        if records:
+            yield self._ndjson_chunk(records, numbers, errors)
+
+    def _ndjson_chunk(self, records: list[Any], numbers: list[int], errors: dict[int, str]) -> Chunk:
+        # the first chunk with objects decides which columns a file must have; later chunks only map
+        strict = self.resolved is None and any(isinstance(r, dict) for r in records)
+        resolved = self._records_resolution(records, strict=strict)
+        return self._records_chunk(records, numbers, resolved, errors)
+
+    def _records_resolution(self, records: list[Any], strict: bool) -> Resolved:
+        names = list(_union_keys(records))
+        return self._resolve(names, "the records", strict=strict,
+                             has_path=lambda path: any(_dig(r, path) is not _MISSING for r in records))
+
+    def _records_chunk(self, records: list[Any], numbers: list[int], resolved: Resolved,
+                       errors: dict[int, str] | None = None) -> Chunk:
+        errors = dict(errors or {})
+        for i, record in enumerate(records):
+            if not isinstance(record, dict) and i not in errors:
+                errors[i] = f"malformed record: not a JSON object: {json.dumps(record)[:200]}"
+        values: dict[str, pa.Array] = {}
+        for canonical, name in resolved.sources.items():
+            if name in resolved.paths:
+                column = [_none(_dig(r, name)) for r in records]
+            else:
+                column = [r.get(name) if type(r) is dict else None for r in records]
+            values[canonical] = text_array(column)
+        error_array = pa.array([errors.get(i) for i in range(len(records))], pa.string()) if errors else None
+        return Chunk(values, pa.array(numbers, pa.int64()), error_array)
+
+
+# -- helpers ------------------------------------------------------------------------------
+def row_numbers(start: int, count: int, taken: set[int]) -> pa.Array:
+    """`count` data-row numbers after `start`, skipping those malformed rows took."""
+    if not any(start < t <= start + count + len(taken) for t in taken):
+        return sequence(start, count)
+    numbers, n = [], start
+    while len(numbers) < count:
+        n += 1
+        if n not in taken:
+            numbers.append(n)
+    return pa.array(numbers, pa.int64())
+
+
+def sequence(start: int, count: int) -> pa.Array:
+    return pa.array(np.arange(start + 1, start + count + 1, dtype=np.int64))
+
+
+def text_array(values: list[Any]) -> pa.Array:
+    """JSON values as text: strings (and numbers, parsed as their text) as they are, the rest rendered."""
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([_text(v) for v in values], pa.string())
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _union_keys(records: list[Any]) -> dict[str, None]:
+    keys: dict[str, None] = {}
+    for record in records:
+        if type(record) is dict:
+            keys.update(dict.fromkeys(record))
+    return keys
+
+
+def _dig(record: Any, path: str) -> Any:
+    """`a.b` inside one record; `_MISSING` when a step is absent (present-but-null is None)."""
+    cur = record
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return _MISSING
+        cur = cur[part]
+    return cur
+
+
+def _none(value: Any) -> Any:
+    return None if value is _MISSING else value
+
+
+def load_json(path: Path, source: str, file: str) -> Any:
+    try:
+        # numbers stay text: bronze keeps what was received, digit for digit
+        return json.loads(path.read_bytes().decode("utf-8-sig"), parse_float=str, parse_int=str)
+    except UnicodeDecodeError as exc:
+        raise BronzeError(f"{source}: {file}: byte {exc.start}: not UTF-8 JSON; re-export it as UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise BronzeError(f"{source}: {file}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}); "
+                          "fix the file, or set format = \"ndjson\" if it holds one object per line") from None
+
+
+def as_text(array: pa.Array, timezone: str = "UTC") -> pa.Array:
+    """Typed extract columns as text: timestamps `YYYY-MM-DD HH:MM:SS[.ffffff]` (an aware one in the
+    shop's time zone, since naive timestamps are shop-local), dates ISO, booleans true/false."""
+    t = array.type
+    if pa.types.is_timestamp(t):
+        plain = pc.local_timestamp(array.cast(pa.timestamp("us", tz=timezone))) if t.tz else array.cast(
+            pa.timestamp("us"))
+        return pc.strftime(plain, format="%Y-%m-%d %H:%M:%S")
+    if pa.types.is_date(t):
+        return pc.strftime(array, format="%Y-%m-%d")
+    if pa.types.is_boolean(t):
+        return pc.if_else(array, "true", "false")
+    return array.cast(pa.string())
+
+
+def arrow_encoding(name: str) -> str:
+    norm = name.lower().replace("_", "-")
+    return {"latin-1": "latin1", "iso-8859-1": "latin1", "utf-8": "utf8", "utf8": "utf8"}.get(norm, name)
+
+
+def first_bad_utf8(path: Path) -> tuple[int, int]:
+    with path.open("rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return number, err.start + 1
+    return 0, 0
