@@ -150,8 +150,9 @@ class _EntitySource(_Strict):
         for key in (*self.fill_down, *([self.fill_down_by] if self.fill_down_by else [])):
             if key not in known:
                 raise ValueError(f"fill_down: {_not_a_column(key, contract.name, known)}")
-        if self.fill_down_by and self.fill_down_by in self.fill_down:
-            raise ValueError(f"fill_down: {self.fill_down_by!r} groups the rows (fill_down_by); it cannot be filled")
+        if self.fill_down and self.fill_down_key() in self.fill_down:
+            raise ValueError(f"fill_down: {self.fill_down_key()!r} groups the rows (fill_down_by); it cannot be "
+                             "filled itself")
         return self
 
     def fill_down_key(self) -> str:
