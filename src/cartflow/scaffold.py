@@ -1,10 +1,21 @@
-"""`cartflow init`: a new project directory with a commented cartflow.toml and a landing inbox."""
+"""`cartflow init`: a new project directory with a commented cartflow.toml and a landing inbox.
+
+`cartflow init --example shopify DIR` copies a ready-made example project instead: its
+cartflow.toml and sample files, from `examples/<name>/` (shipped inside the wheel as
+`cartflow/examples/<name>/`).
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 from cartflow.config import CONFIG_FILE
+
+EXAMPLES = ("shopify",)
+"""Examples `cartflow init --example` can create."""
+_EXAMPLE_FILES = ("cartflow.toml", "README.md", "landing")
 
 TEMPLATE = '''\
 # cartflow project configuration.
@@ -132,12 +143,42 @@ decimal = "."               # "," for the semicolon re-export with decimal comma
 '''
 
 
-def init_project(directory: Path, name: str | None = None, force: bool = False) -> Path:
-    """Create `directory/cartflow.toml` and the landing inbox; refuse to overwrite unless forced."""
+def init_project(directory: Path, name: str | None = None, force: bool = False, example: str | None = None) -> Path:
+    """Create `directory/cartflow.toml` and the landing inbox (or an example project); refuse to
+    overwrite unless forced."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / CONFIG_FILE
     if path.exists() and not force:
         raise FileExistsError(f"{path} already exists: pass --force to overwrite it")
+    if example is not None:
+        return _copy_example(example, directory, name)
     path.write_text(TEMPLATE.format(name=name or directory.resolve().name), encoding="utf-8")
     (directory / "landing" / "online_retail").mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def example_dir(example: str) -> Path:
+    """Where an example's files are: inside the installed package, or in the repository's examples/."""
+    if example not in EXAMPLES:
+        raise ValueError(f"unknown example {example!r} (available: {', '.join(EXAMPLES)})")
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "examples" / example, here.parents[1] / "examples" / example):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    raise FileNotFoundError(f"the {example} example is not installed with this copy of cartflow")
+
+
+def _copy_example(example: str, directory: Path, name: str | None) -> Path:
+    source = example_dir(example)
+    for entry in _EXAMPLE_FILES:
+        src = source / entry
+        if src.is_dir():
+            shutil.copytree(src, directory / entry, dirs_exist_ok=True)
+        elif src.is_file():
+            shutil.copyfile(src, directory / entry)
+    path = directory / CONFIG_FILE
+    if name:
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace(f'name = "{example}-example"', f"name = {json.dumps(name)}", 1),
+                        encoding="utf-8")
     return path

@@ -17,15 +17,22 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
     name: Annotated[Optional[str], typer.Option(help="Project name (default: the directory name).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing cartflow.toml.")] = False,
+    example: Annotated[Optional[str], typer.Option(
+        help="Create a ready-made example project instead: shopify (a Shopify orders export mapped "
+             "onto order lines).")] = None,
 ) -> None:
     """Create DIR/cartflow.toml (commented) with an `online_retail` files source and a landing inbox."""
     from cartflow.scaffold import init_project
 
     try:
-        path = init_project(directory, name=name, force=force)
-    except FileExistsError as exc:
+        path = init_project(directory, name=name, force=force, example=example)
+    except (FileExistsError, ValueError, FileNotFoundError) as exc:
         fail(str(exc))
     console.print(f"created {path}", highlight=False, soft_wrap=True)
+    if example:
+        hint(f"the {example} example: what it shows is in {directory / 'README.md'}; run it with:",
+             f"cartflow run --project {directory}")
+        return
     hint(f"drop CSV files into {directory / 'landing' / 'online_retail'}/, then run:",
          f"cartflow run --project {directory}")
 
