@@ -98,7 +98,7 @@ def test_duckdb_and_spark_build_the_same_gold_tables(tmp_path: Path) -> None:
     duck_seconds = _run_both_batches(duck, batches)
     try:
         spark_seconds = _run_both_batches(spark, batches)
-        # bronze: the Spark converter writes what the Arrow one writes (schema and rows)
+        # bronze: one Arrow converter serves both engines, so both lakes hold the same files
         for path in sorted((duck.root / "lake" / "bronze" / "order_lines").glob("*.parquet")):
             other = spark.root / "lake" / "bronze" / "order_lines" / path.name
             left, right = pq.read_table(path), pq.read_table(other)
