@@ -30,6 +30,7 @@ from typing import Any, Literal, Mapping
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cartflow.config import FilesSource, HttpSource, PostgresSource, StreamSection
 from cartflow.entities import LINEAGE_COLUMNS, ColumnType, entity
 from cartflow.lake.bronze_columns import BronzeError, ColumnMap, FillDown, extra_warning, render_iso_dates
 from cartflow.lake.bronze_readers import ReadOptions, Reader
@@ -76,8 +77,6 @@ class Layout:
 
 def layout_for(source: Any, raw_key: str, timezone: str = "UTC") -> Layout:
     """The layout of a raw batch, from its source's config and the raw file's extension."""
-    from cartflow.config import FilesSource, HttpSource, PostgresSource, StreamSection
-
     if isinstance(source, StreamSection):
         # the stream's NDJSON: API field names (`InvoiceNo`...) match the spellings, plus event_id
         return Layout("ndjson", render_dates=source.invoice_date_format, timezone=timezone)

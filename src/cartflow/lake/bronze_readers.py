@@ -245,7 +245,8 @@ def row_numbers(start: int, count: int, taken: set[int]) -> pa.Array:
     """`count` data-row numbers after `start`, skipping those malformed rows took."""
     if not any(start < t <= start + count + len(taken) for t in taken):
         return sequence(start, count)
-    numbers, n = [], start
+    numbers: list[int] = []
+    n = start
     while len(numbers) < count:
         n += 1
         if n not in taken:
