@@ -24,6 +24,7 @@ from cartflow.entities import ENTITY_NAMES
 from cartflow.lake.bronze import bronze_schema
 from cartflow.lake.storage import Storage
 from cartflow.runtime.state import Manifest
+from cartflow.transform.entity_defaults import SETTINGS_SCHEMA
 from cartflow.transform.runner import BatchReconciliation, TransformSettings
 
 SETTINGS_KEY = "_pipeline/sources.parquet"
@@ -31,18 +32,6 @@ EMPTY_FILE = "empty.parquet"
 
 NEW_ENTITIES = tuple(e for e in ENTITY_NAMES if e != "order_lines")
 """The entities reconciled here; order lines have their own reconciliation in the runner."""
-
-SETTINGS_SCHEMA = pa.schema([
-    ("source", pa.string()), ("entity", pa.string()), ("kind", pa.string()), ("currency", pa.string()),
-    ("rate_base", pa.string()), ("ambiguous_dates", pa.string()), ("slash_dates", pa.string()),
-    ("dash_dates", pa.string()), ("dot_dates", pa.string()), ("date_format", pa.string()),
-    ("timezone", pa.string()),
-])
-"""`date_format`: the strptime format the source declared for its timestamps (DuckDB spelling, e.g.
-`%-m/%-d/%Y %-H:%M`), or NULL: then ISO 8601 and the `*_dates` rules apply. `timezone`: the shop's
-IANA zone (`[project] timezone`): naive timestamps are in it, and ISO timestamps with an offset are
-converted to it. docs/columns.md."""
-
 
 def source_settings(project: Project) -> pa.Table:
     """One row per configured source (and the stream's): the rules silver applies to its rows."""

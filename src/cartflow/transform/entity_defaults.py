@@ -13,11 +13,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
+
 from cartflow.entities import ENTITY_NAMES
 
 EMPTY_DIR = Path(__file__).resolve().parent / "empty"
 ENTITIES = tuple(e for e in ENTITY_NAMES if e != "order_lines")
 """Every entity but order lines, whose bronze and pending batches every caller must pass."""
+
+SETTINGS_SCHEMA = pa.schema([
+    ("source", pa.string()), ("entity", pa.string()), ("kind", pa.string()), ("currency", pa.string()),
+    ("rate_base", pa.string()), ("ambiguous_dates", pa.string()), ("slash_dates", pa.string()),
+    ("dash_dates", pa.string()), ("dot_dates", pa.string()), ("date_format", pa.string()),
+    ("timezone", pa.string()),
+])
+"""`date_format`: the strptime format the source declared for its timestamps (DuckDB spelling, e.g.
+`%-m/%-d/%Y %-H:%M`), or NULL: then ISO 8601 and the `*_dates` rules apply. `timezone`: the shop's
+IANA zone (`[project] timezone`): naive timestamps are in it, and ISO timestamps with an offset are
+converted to it. Written per run by `cartflow.pipeline.entity_settings`; docs/columns.md."""
 
 ENTITY_DEFAULTS: dict[str, object] = {
     **{f"bronze_{entity}": str(EMPTY_DIR / f"{entity}.parquet") for entity in ENTITIES},
@@ -29,11 +42,9 @@ ENTITY_DEFAULTS: dict[str, object] = {
 
 def write_empty_files(directory: Path = EMPTY_DIR) -> list[Path]:
     """(Re)write the empty files from the current schemas (run after changing an entity's columns)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from cartflow.lake.bronze import bronze_schema
-    from cartflow.pipeline.entity_settings import SETTINGS_SCHEMA
 
     directory.mkdir(parents=True, exist_ok=True)
     written = []
