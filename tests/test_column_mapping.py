@@ -217,6 +217,13 @@ def test_an_http_source_maps_json_paths_of_its_pages(api: str, tmp_path: Path) -
     (row,) = pq.read_table(storage.uri(result.key)).to_pylist()
     assert (row["invoice_no"], row["stock_code"], row["quantity"], row["unit_price"]) == ("A-1", "p1", "3", "12.345")
     assert row["invoice_date"] == "2024-03-05T14:12:01+01:00"  # as received: silver converts the offset
+    # a page without a mapped path cannot become bronze: the error names source, page and path
+    wrong = Layout("json", records_path="items", columns={**dict(source.columns), "invoice_no": "order.number"})
+    with pytest.raises(BronzeError) as err:
+        to_bronze(storage, m.raw_key, source="api", entity="order_lines", batch_id=m.batch_id,
+                  source_file=m.source_file, ingested_at=datetime.now(), layout=wrong)
+    assert str(err.value).startswith(f"api: {m.source_file}: the records: missing column 'order.number' (mapped to "
+                                     "invoice_no)")
 
 
 # -- postgres: a real table with its own column names ----------------------------------------
@@ -372,8 +379,10 @@ date_format = "%d.%m.%Y"
     assert {r["timezone"] for r in rows.values()} == {"Europe/Paris"}
 
 
-# -- through the pipeline's bronze stage -----------------------------------------------------
-def test_the_bronze_stage_reads_a_mapped_source_and_fails_a_file_naming_the_missing_column(project: Project) -> None:
+# -- through extract and the pipeline's bronze stage -------------------------------------------
+def test_a_mapped_source_runs_through_extract_and_bronze_and_a_file_without_the_column_is_rejected(
+        project: Project) -> None:
+    from cartflow.pipeline.dlq import provider
     from cartflow.pipeline.standardize import to_bronze as stage
 
     mapping = "\n".join(f'{k} = "{v}"' for k, v in SHOP_MAPPING.items())
@@ -382,6 +391,7 @@ def test_the_bronze_stage_reads_a_mapped_source_and_fails_a_file_naming_the_miss
 kind = "files"
 path = "drops/shop"
 inbox = false
+settle_seconds = 0
 
 [sources.shop.csv]
 encoding = "utf-8"
@@ -392,19 +402,18 @@ encoding = "utf-8"
     drops = project.root / "drops" / "shop"
     drops.mkdir(parents=True)
     (drops / "a.csv").write_text(SHOP_CSV, encoding="utf-8")
+    # the export changed its header: that file is rejected with its reason, the other goes on
+    (drops / "b.csv").write_text(SHOP_CSV.replace("product_title", "title").replace("1001", "1003"),
+                                 encoding="utf-8")
     storage, state = open_lake(project), open_state(project)
     try:
         assert extract(project, storage, state, QuietReporter(), "shop", project.config.sources["shop"], "r1") == 1
         outcome = stage(project, storage, state, QuietReporter())
-        assert not outcome.failed and len(outcome.converted) == 1
+        assert not outcome.failed and not outcome.rejected and len(outcome.converted) == 1
         rows = pq.read_table(storage.uri(outcome.converted[0].bronze_key)).to_pylist()
-        assert [r["invoice_no"] for r in rows] == ["1001", "1002"]
-        # the export changes its header: the landed file cannot become bronze, and the error says why
-        (drops / "b.csv").write_text(SHOP_CSV.replace("product_title", "title").replace("1001", "1003"),
-                                     encoding="utf-8")
-        assert extract(project, storage, state, QuietReporter(), "shop", project.config.sources["shop"], "r2") == 1
-        outcome = stage(project, storage, state, QuietReporter())
+        assert [r["invoice_no"] for r in rows] == ["1001", "1002"] and rows[0]["_source_file"] == "a.csv"
     finally:
         state.close()
-    assert "shop: b.csv: row 1 (header): missing column 'product_title' (mapped to description)" in outcome.failed[
-        "shop"]
+    (item,) = provider("files").list(project)
+    assert item.reason == "missing_column"
+    assert "shop: b.csv: row 1 (header): missing column 'product_title' (mapped to description)" in item.summary

@@ -13,6 +13,8 @@ document and a Parquet extract, the line number for NDJSON (a blank line is no r
 from __future__ import annotations
 
 import json
+import re
+import sys
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -204,6 +206,9 @@ class Reader:
                 except json.JSONDecodeError as exc:
                     raise BronzeError(f"{self.source}: {self.file}: line {number}: not valid JSON ({exc.msg}); "
                                       "each line must hold one JSON object") from None
+                except (RecursionError, ValueError) as exc:
+                    raise BronzeError(f"{self.source}: {self.file}: line {number}: not valid JSON "
+                                      f"({_unreadable(exc)}); each line must hold one JSON object") from None
                 if isinstance(record, dict):
                     self._records_resolution([record], strict=True)
                     return
@@ -225,19 +230,33 @@ class Reader:
         errors = dict(errors or {})
         for i, record in enumerate(records):
             if not isinstance(record, dict) and i not in errors:
-                errors[i] = f"malformed record: not a JSON object: {json.dumps(record)[:200]}"
-        values: dict[str, pa.Array] = {}
+                errors[i] = f"malformed record: not a JSON object: {_shown(record)}"
+        columns: dict[str, list[Any]] = {}
         for canonical, name in resolved.sources.items():
             if name in resolved.paths:
-                column = [_none(_dig(r, name)) for r in records]
+                columns[canonical] = [_none(_dig(r, name)) for r in records]
             else:
                 try:  # every record an object with this key: the common case, at C speed
-                    column = list(map(itemgetter(name), records))
+                    columns[canonical] = list(map(itemgetter(name), records))
                 except (KeyError, TypeError, IndexError):
-                    column = [r.get(name) if type(r) is dict else None for r in records]
-            values[canonical] = text_array(column)
+                    columns[canonical] = [r.get(name) if type(r) is dict else None for r in records]
+        try:
+            values = {c: text_array(column) for c, column in columns.items()}
+        except UnicodeEncodeError:  # a "\ud800" escape decodes to a lone surrogate, which no file can hold
+            values = self._without_surrogates(records, columns, errors)
         error_array = pa.array([errors.get(i) for i in range(len(records))], pa.string()) if errors else None
         return Chunk(values, pa.array(numbers, pa.int64()), error_array)
+
+    @staticmethod
+    def _without_surrogates(records: list[Any], columns: dict[str, list[Any]],
+                            errors: dict[int, str]) -> dict[str, pa.Array]:
+        """The records whose values hold a lone surrogate become malformed rows (fields empty)."""
+        bad = {i for column in columns.values() for i, v in enumerate(column)
+               if isinstance(v, str) and _SURROGATE.search(v)}
+        for i in bad:
+            errors[i] = f"malformed record: a value holds an unpaired UTF-16 surrogate escape: {_shown(records[i])}"
+        return {c: text_array([None if i in bad else v for i, v in enumerate(column)])
+                for c, column in columns.items()}
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -276,8 +295,30 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-_DECODER = json.JSONDecoder(parse_float=str, parse_int=str)
+def _int_text(text: str) -> str:
+    """An integer's text as received; past Python's digit limit it is no readable number."""
+    if len(text) > _MAX_DIGITS:
+        raise ValueError(f"an integer of {len(text):,} digits")
+    return text
+
+
+_MAX_DIGITS = sys.get_int_max_str_digits() or 4300
+_DECODER = json.JSONDecoder(parse_float=str, parse_int=_int_text)
 """Numbers stay text: bronze keeps what was received, digit for digit."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unreadable(exc: BaseException) -> str:
+    return "nested too deep" if isinstance(exc, RecursionError) else str(exc)
+
+
+def _shown(value: Any) -> str:
+    """A record quoted in an error: its JSON, at most 200 characters (escaped by BronzeError/printable)."""
+    try:
+        text = json.dumps(value)
+    except (RecursionError, ValueError):
+        text = repr(value)
+    return text[:200]
 
 
 def decode_lines(lines: list[bytes]) -> tuple[list[Any], dict[int, str]]:
@@ -290,7 +331,7 @@ def decode_lines(lines: list[bytes]) -> tuple[list[Any], dict[int, str]]:
     if all(s[:1] == b"{" and s[-1:] == b"}" for s in stripped):
         try:
             records = _DECODER.decode("[" + b",".join(stripped).decode("utf-8", errors="replace") + "]")
-        except json.JSONDecodeError:
+        except (RecursionError, ValueError):
             records = None
         if records is not None and len(records) == len(lines) and all(type(r) is dict for r in records):
             return records, {}
@@ -303,6 +344,9 @@ def decode_lines(lines: list[bytes]) -> tuple[list[Any], dict[int, str]]:
         except json.JSONDecodeError as exc:
             out.append(None)
             errors[i] = f"malformed record: not valid JSON ({exc.msg} at column {exc.colno}): {line[:200]!r}"
+        except (RecursionError, ValueError) as exc:  # nested too deep, an integer past the digit limit
+            out.append(None)
+            errors[i] = f"malformed record: unreadable JSON ({_unreadable(exc)}): {line[:200]!r}"
     return out, errors
 
 
@@ -338,6 +382,8 @@ def load_json(path: Path, source: str, file: str) -> Any:
     except json.JSONDecodeError as exc:
         raise BronzeError(f"{source}: {file}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}); "
                           "fix the file, or set format = \"ndjson\" if it holds one object per line") from None
+    except (RecursionError, ValueError) as exc:
+        raise BronzeError(f"{source}: {file}: not valid JSON ({_unreadable(exc)}): fix the file") from None
 
 
 def as_text(array: pa.Array, timezone: str = "UTC") -> pa.Array:
