@@ -116,7 +116,7 @@ def ingest(request: Request, body: bytes) -> dict[str, Any]:
     if len(items) > limit:
         raise ApiError(413, "batch_too_large", f"the request holds {len(items):,} records; the limit is {limit:,} "
                                                "([api] max_batch): split it into smaller requests", limit_records=limit)
-    parsed = parse_records(items, project.config.stream.invoice_date_format)
+    parsed = parse_records(items, project.config.stream.invoice_date_format, project.config.contract.window())
     bind_event_ids(services.store, parsed)
     if parsed.events:
         try:

@@ -100,9 +100,11 @@ class StreamDlq:
         from cartflow.stream.records import BodyError, parse_records, split_body
 
         events, outcomes = [], {}
+        window = project.config.contract.window()  # one "now" for the whole replay, as for one request
         for e in entries:
             try:
-                parsed = parse_records(split_body(e.record.encode("utf-8")), project.config.stream.invoice_date_format)
+                parsed = parse_records(split_body(e.record.encode("utf-8")), project.config.stream.invoice_date_format,
+                                       window)
             except BodyError:
                 outcomes[e.id] = "rejected_again"
                 continue

@@ -1,12 +1,17 @@
-"""Order-line records as the storefront sends them: body parsing, validation, event ids.
+"""Order-line records as the storefront sends them: validation against the contract, event ids.
 
 A record has the Online Retail fields (InvoiceNo, StockCode, Description, Quantity,
-InvoiceDate, UnitPrice, CustomerID, Country) and an optional `event_id`. Validation is
-structural: a record that cannot become a bronze row (missing field, a quantity that is
-not a whole number, a date that does not parse) is rejected with one error per field;
-business rules (stock notes, zero prices) stay in silver, where they are quarantined with
-the CSV lines' reasons. Accepted records become events with every value as text, in a
-canonical JSON form: those bytes are what the log, the raw zone and bronze all hold.
+InvoiceDate, UnitPrice, CustomerID, Country: the `api_name`s of `ORDER_LINES`' columns)
+and an optional `event_id`. A record is accepted only when every value is within the
+entity contract (cartflow.entities): required fields, lengths, whole numbers within their
+bounds, money in DECIMAL(18,3) with at most 3 decimals, quantity x price in DECIMAL(18,3),
+dates in the window of `[contract]`. Anything else is rejected with one error per field,
+coded `<problem>:<API field>` (see `contract_reason` for the contract's own code), so no
+accepted line can stall a sink or fail a gold audit. Business rules (stock notes, zero
+prices) stay in silver, quarantined with the CSV lines' reasons.
+
+Accepted records become events with every value as text, in a canonical JSON form:
+those bytes are what the log, the raw zone and bronze all hold.
 """
 
 from __future__ import annotations
@@ -16,22 +21,26 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from cartflow.entities import DEFAULT_EARLIEST, DEFAULT_FUTURE_DAYS, ORDER_LINES, Column, DateWindow
+from cartflow.entities.values import (MAX_NUMBER_TEXT, check_decimal, check_instant, check_integer, check_text,
+                                      fits_money, parse_decimal, parse_whole)
+from cartflow.stream.body import TOO_DEEP, BodyError, Malformed, split_body
 from cartflow.stream.log import OutgoingEvent
+from cartflow.stream.patterns import BLANK, DECIMAL, EVENT_ID, ISO_SHAPE, KAGGLE_SHAPE, WHOLE
 
-FIELDS = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country")
-REQUIRED = ("InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice")
-MAX_LENGTH = {"InvoiceNo": 32, "StockCode": 32, "Description": 1000, "Country": 100, "InvoiceDate": 40,
-              "Quantity": 20, "UnitPrice": 30, "CustomerID": 20}
-_EVENT_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
-_INTEGER = re.compile(r"^[+-]?\d+(\.0*)?$")
+__all__ = ["BodyError", "FIELDS", "REQUIRED", "Parsed", "Rejected", "contract_reason", "derive_event_id",
+           "parse_invoice_date", "parse_records", "split_body", "to_event", "validate"]
+
+COLUMNS: tuple[Column, ...] = tuple(c for c in ORDER_LINES.columns if c.api_name)
+"""The contract's columns that the API carries, in event order (the event id hashes them in this order)."""
+FIELDS: tuple[str, ...] = tuple(str(c.api_name) for c in COLUMNS)
+REQUIRED: tuple[str, ...] = tuple(str(c.api_name) for c in COLUMNS if c.required)
+COLUMN_OF: dict[str, Column] = {str(c.api_name): c for c in COLUMNS}
 DEFAULT_DATE_FORMAT = "%-m/%-d/%Y %-H:%M"
-
-
-class BodyError(Exception):
-    """The request body as a whole cannot be read (not JSON, not NDJSON, no records)."""
+_EVENT_ID_SHAPE = re.compile(EVENT_ID)
 
 
 @dataclass
@@ -73,129 +82,22 @@ class Parsed:
         self.rejected.sort(key=lambda r: r.index)
 
 
-def split_body(body: bytes, content_type: str = "") -> list[tuple[int | None, Any]]:
-    """Records of a JSON array, a single JSON object, or NDJSON, each with its NDJSON line number.
+def default_window() -> DateWindow:
+    """The contract's default date window from now: for callers without a project (tests, tools)."""
+    return DateWindow.from_config(DEFAULT_EARLIEST, DEFAULT_FUTURE_DAYS)
 
-    A malformed NDJSON line is returned as a `_Malformed` item, so it is rejected on its own
-    and the other lines still count; a malformed JSON array fails the whole body. Any body
-    ends as records or a `BodyError`, never another exception: JSON nested deeper than the
-    parser's recursion limit, integers of any length, and `\\ud800`-style escapes that decode to
-    lone surrogates (a string no UTF-8 store can hold) are answered like any other bad input.
+
+def parse_records(items: list[tuple[int | None, Any]], date_format: str = DEFAULT_DATE_FORMAT,
+                  window: DateWindow | None = None) -> Parsed:
+    """Validate every record; valid ones become events, the others carry per-field errors.
+
+    `window` is fixed once for the whole request (`project.config.contract.window()`), so
+    every record of a request is judged against the same "now".
     """
-    text = _decode(body)
-    stripped = text.lstrip()
-    if not stripped:
-        raise BodyError("the body is empty: send a JSON array of order lines, or NDJSON (one per line)")
-    check_unicode = _SURROGATE_ESCAPE.search(text) is not None  # the decoded text itself cannot hold one
-    ndjson = "ndjson" in content_type or "jsonlines" in content_type or "json-seq" in content_type
-    if stripped[0] == "[" and not ndjson:
-        try:
-            items = _loads(text)
-        except json.JSONDecodeError as exc:
-            raise BodyError(f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
-                            "send a JSON array of order lines, or NDJSON (one JSON object per line)") from None
-        except RecursionError:
-            raise BodyError(f"the body is not valid JSON here: {_TOO_DEEP}; send a JSON array of flat order-line "
-                            "objects") from None
-        if not isinstance(items, list):  # e.g. `[1] 2`: JSON, but not one array
-            raise BodyError("the body is not one JSON array: send a JSON array of order lines, or NDJSON")
-        return [(None, _unicode_checked(item, check_unicode)) for item in items]
-    if stripped[0] == "{" and not ndjson:
-        try:
-            return [(None, _unicode_checked(_loads(text), check_unicode))]
-        except (json.JSONDecodeError, RecursionError):
-            pass  # more than one object: NDJSON (a single line too deep is rejected below, as a record)
-    out: list[tuple[int | None, Any]] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append((number, _unicode_checked(_loads(line), check_unicode)))
-        except json.JSONDecodeError as exc:
-            out.append((number, _Malformed(line, f"not valid JSON: {exc.msg} at column {exc.colno}")))
-        except RecursionError:
-            out.append((number, _Malformed(line, f"not valid JSON here: {_TOO_DEEP}")))
-    if not out:
-        raise BodyError("the body holds no records: send a JSON array of order lines, or NDJSON")
-    return out
-
-
-_TOO_DEEP = "arrays and objects are nested too deeply"
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _loads(text: str) -> Any:
-    """JSON with exact decimals; integers past Python's digit limit stay exact as Decimal, not an error."""
-    return json.loads(text, parse_float=Decimal, parse_int=_parse_int)
-
-
-def _parse_int(text: str) -> int | Decimal:
-    try:
-        return int(text)
-    except ValueError:  # more than sys.get_int_max_str_digits() digits
-        return Decimal(text)
-
-
-def _unicode_checked(item: Any, check: bool) -> Any:
-    """The item, or a rejection when one of its strings holds a lone surrogate (from a `\\udXXX` escape)."""
-    if not check:
-        return item
-    where = _surrogate_at(item)
-    if where is None:
-        return item
-    return _Malformed(json.dumps(item, ensure_ascii=True, default=str),
-                      f"{where} holds an unpaired UTF-16 surrogate escape (such as \\ud800): send valid Unicode, "
-                      "a character outside the BMP as its surrogate pair", reason="invalid_unicode")
-
-
-def _surrogate_at(item: Any) -> str | None:
-    """Where a lone surrogate is ("field 'Description'", "a key", "a value"), or None; iterative, any depth."""
-    if isinstance(item, dict):
-        for key, value in item.items():
-            if _SURROGATE.search(key):
-                return "a field name"
-            if _surrogate_at_any(value):
-                return f"field {key!r}"
-        return None
-    return "a value" if _surrogate_at_any(item) else None
-
-
-def _surrogate_at_any(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, str):
-            if _SURROGATE.search(v):
-                return True
-        elif isinstance(v, dict):
-            stack.extend(v.keys())
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return False
-
-
-@dataclass
-class _Malformed:
-    text: str
-    message: str
-    reason: str = "malformed_json"
-
-
-def _decode(body: bytes) -> str:
-    try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BodyError(f"the body is not UTF-8 (byte {exc.start}): JSON must be sent as UTF-8; "
-                        "`cartflow send` converts the latin-1 Kaggle CSV for you") from None
-
-
-def parse_records(items: list[tuple[int | None, Any]], date_format: str = DEFAULT_DATE_FORMAT) -> Parsed:
-    """Validate every record; valid ones become events, the others carry per-field errors."""
+    window = window or default_window()
     parsed = Parsed()
     for index, (line, item) in enumerate(items):
-        if isinstance(item, _Malformed):
+        if isinstance(item, Malformed):
             parsed.rejected.append(Rejected(index, item.reason, [{"field": None, "message": item.message}],
                                             item.text, line))
             continue
@@ -206,9 +108,9 @@ def parse_records(items: list[tuple[int | None, Any]], date_format: str = DEFAUL
                                             f"got {type(item).__name__}"}], _dump(item), line))
             continue
         try:
-            values, errors = validate(item, date_format)
+            values, errors = validate(item, date_format, window)
         except RecursionError:  # a field's value nested just below the parser's limit
-            parsed.rejected.append(Rejected(index, "malformed_json", [{"field": None, "message": _TOO_DEEP}],
+            parsed.rejected.append(Rejected(index, "malformed_json", [{"field": None, "message": TOO_DEEP}],
                                             _dump(item), line))
             continue
         if errors:
@@ -219,64 +121,159 @@ def parse_records(items: list[tuple[int | None, Any]], date_format: str = DEFAUL
     return parsed
 
 
-def validate(record: dict[str, Any], date_format: str = DEFAULT_DATE_FORMAT) -> tuple[dict[str, str | None], list[dict[str, Any]]]:
+Problem = tuple[str, str]
+"""(problem, message): `missing_field`, `too_long`, `invalid` or `out_of_range`, and what to send instead."""
+
+
+def validate(record: dict[str, Any], date_format: str = DEFAULT_DATE_FORMAT, window: DateWindow | None = None
+             ) -> tuple[dict[str, str | None], list[dict[str, Any]]]:
     """Canonical text values, and one error per bad field (`code` is `<problem>:<field>`)."""
+    window = window or default_window()
     errors: list[dict[str, Any]] = []
     values: dict[str, str | None] = {}
 
-    def bad(name: str, problem: str, message: str) -> None:
+    def bad(name: str, problem: str, message: str, code: str | None = None) -> None:
         value = record.get(name)
-        errors.append({"field": name, "code": f"{problem}:{name}", "message": message,
+        errors.append({"field": name, "code": code or f"{problem}:{name}", "message": message,
                        "value": value if isinstance(value, (str, int, type(None))) else _preview(value)})
 
     for name in record:
-        if name not in FIELDS and name != "event_id":
+        if name not in COLUMN_OF and name != "event_id":
             bad(name, "unknown_field", f"unknown field (allowed: {', '.join(FIELDS)}, event_id)")
-    for name in FIELDS:
-        raw = record.get(name)
-        if isinstance(raw, bool) or isinstance(raw, (list, dict)):
-            bad(name, "invalid", "must be a string or a number")
-            continue
-        text = _text(raw)
-        if text is None or not text.strip():
-            if name in REQUIRED:
-                bad(name, "missing_field", "required")
-            values[name] = None if text is None or name in REQUIRED else text
-            continue
-        if _plain_length(raw, text) > MAX_LENGTH[name]:
-            bad(name, "too_long", f"at most {MAX_LENGTH[name]} characters")
-            continue
-        problem = _check(name, text, date_format)
+    for name, column in COLUMN_OF.items():
+        text, problem = field_value(column, record.get(name), date_format, window)
         if problem:
-            bad(name, "invalid", problem)
-        values[name] = text
+            bad(name, *problem)
+        else:
+            values[name] = text
+    amount = line_amount(values)
+    if amount is not None and not fits_money(amount):
+        bad("UnitPrice", "out_of_range", f"Quantity x UnitPrice = {amount:,} does not fit DECIMAL(18,3) "
+                                         "(at most 999,999,999,999,999.999)", code="out_of_range:line_amount")
     event_id = record.get("event_id")
-    if event_id is not None and (not isinstance(event_id, str) or not _EVENT_ID.match(event_id)):
-        errors.append({"field": "event_id", "code": "invalid:event_id", "value": str(event_id),
+    if event_id is not None and (not isinstance(event_id, str) or not _EVENT_ID_SHAPE.fullmatch(event_id)):
+        errors.append({"field": "event_id", "code": "invalid:event_id", "value": str(event_id)[:200],
                        "message": "1-128 characters of A-Z a-z 0-9 . _ : @ / + = -"})
     values["event_id"] = event_id or derive_event_id(values)
     return values, errors
 
 
-def _check(name: str, text: str, date_format: str) -> str | None:
-    if name == "Quantity" and not _INTEGER.match(text.strip()):
-        return "must be a whole number (negative for cancellations)"
-    if name == "UnitPrice":
+def field_value(column: Column, raw: Any, date_format: str, window: DateWindow) -> tuple[str | None, Problem | None]:
+    """The field's canonical text, or the first problem with it."""
+    if raw is None:
+        return None, (("missing_field", "required") if column.required else None)
+    if isinstance(raw, str) and not raw.strip():
+        if column.required:
+            return None, ("missing_field", "required")
+        if column.type != "text" and BLANK.fullmatch(raw):  # no number: what silver's TRIM makes NULL
+            return raw, None
+    if isinstance(raw, (bool, list, dict, float)):  # float: NaN / Infinity, which JSON does not have
+        return None, ("invalid", "must be a string" if column.type in ("text", "timestamp")
+                      else "must be a number, or a string of one")
+    if column.type in ("integer", "decimal"):
+        return _number(column, raw)
+    if column.type == "timestamp":
+        return _instant(column, raw, date_format, window)
+    return _text_value(column, raw)
+
+
+def _text_value(column: Column, raw: str | int | Decimal) -> tuple[str | None, Problem | None]:
+    limit = column.max_length
+    if not isinstance(raw, str):  # a JSON number: a whole one is its digits (an invoice number sent as 536365)
+        if limit is not None and _plain_length(raw, _text(raw) or "") > limit:
+            return None, ("too_long", f"at most {limit} characters")
+        if Decimal(raw) != Decimal(raw).to_integral_value():
+            return None, ("invalid", "must be a string (or a whole number)")
+        raw = str(int(raw))
+    if limit is not None and len(raw) > limit:
+        return None, ("too_long", f"at most {limit} characters")
+    problem = check_text(column, raw)
+    return (None, ("invalid", problem)) if problem else (raw, None)
+
+
+def _number(column: Column, raw: str | int | Decimal) -> tuple[str | None, Problem | None]:
+    text = raw if isinstance(raw, str) else _text(raw) or ""
+    if _plain_length(raw, text) > MAX_NUMBER_TEXT:
+        return None, ("too_long", f"at most {MAX_NUMBER_TEXT} characters")
+    if column.type == "integer":
+        if not WHOLE.fullmatch(text):
+            return None, ("invalid", "must be a whole number" + (" (negative for cancellations)" if column.required
+                                                                 else ", or null/absent for a guest"))
+        problem = check_integer(column, text)
+        return (None, ("out_of_range", problem)) if problem else (text, None)
+    if not DECIMAL.fullmatch(text):
+        return None, ("invalid", "must be a decimal number such as 2.55 (digits, no exponent, in a string)")
+    scale = column.scale or 0
+    decimals = len(text.strip(" ").partition(".")[2])
+    if decimals > scale:
+        value = Decimal(text)
+        quantum = Decimal(1).scaleb(-scale)
+        if isinstance(raw, str) or value != value.quantize(quantum):  # a JSON number is judged by its value
+            return None, ("invalid", f"at most {scale} decimal places (prices are DECIMAL(18,{scale}))")
+        text = format(value.quantize(quantum), "f")
+    problem = check_decimal(column, text)
+    return (None, ("out_of_range", problem)) if problem else (text, None)
+
+
+def _instant(column: Column, raw: Any, date_format: str, window: DateWindow) -> tuple[str | None, Problem | None]:
+    example = datetime(2010, 12, 1, 8, 26).strftime(date_format)
+    if not isinstance(raw, str):
+        return None, ("invalid", f"must be a string such as {example!r} or '2010-12-01T08:26:00'")
+    if column.max_length is not None and len(raw) > column.max_length:
+        return None, ("too_long", f"at most {column.max_length} characters")
+    problem = check_text(column, raw)
+    if problem:
+        return None, ("invalid", problem)
+    ts = read_api_date(raw, date_format)
+    if ts is None:
+        return None, ("invalid", f"not a date: use {example!r} ({date_format}) or ISO 8601 such as "
+                                 "'2010-12-01T08:26:00' (optionally with Z or +01:00)")
+    problem = check_instant(window, ts)
+    return (None, ("out_of_range", problem)) if problem else (raw, None)
+
+
+def read_api_date(text: str, date_format: str = DEFAULT_DATE_FORMAT) -> datetime | None:
+    """An InvoiceDate in one of the documented forms (`patterns.ISO_SHAPE`, or the date format), or None."""
+    text = text.strip(" ")
+    if ISO_SHAPE.fullmatch(text) or date_format == DEFAULT_DATE_FORMAT and KAGGLE_SHAPE.fullmatch(text):
+        return parse_invoice_date(text, date_format)
+    if date_format != DEFAULT_DATE_FORMAT and text.isascii():
         try:
-            price = Decimal(text.strip())
-        except InvalidOperation:
-            return "must be a decimal number such as 2.55"
-        if not price.is_finite():
-            return "must be a finite decimal number"
-        if price.as_tuple().exponent < -3:  # type: ignore[operator]
-            return "at most 3 decimal places (prices are DECIMAL(18,3))"
-    if name == "CustomerID":
-        if not _INTEGER.match(text.strip()) or Decimal(text.strip()) <= 0:
-            return "must be a positive whole number, or null/absent for a guest"
-    if name == "InvoiceDate" and parse_invoice_date(text, date_format) is None:
-        example = datetime(2010, 12, 1, 8, 26).strftime(date_format)
-        return f"not a date: use {example!r} ({date_format}) or ISO 8601 such as '2010-12-01T08:26:00'"
+            return datetime.strptime(text, strptime_format(date_format))
+        except ValueError:
+            return None
     return None
+
+
+def line_amount(values: dict[str, str | None]) -> Decimal | None:
+    """Quantity x UnitPrice when both are valid, exactly (it must fit DECIMAL(18,3))."""
+    quantity, price = values.get("Quantity"), values.get("UnitPrice")
+    if quantity is None or price is None:
+        return None
+    whole, decimal = parse_whole(quantity), parse_decimal(price)
+    return None if whole is None or decimal is None else whole * decimal
+
+
+_CONTRACT_PROBLEM = {"missing_field": "missing_field", "too_long": "too_long", "out_of_range": "out_of_range",
+                     "invalid": "unparseable"}
+
+
+def contract_reason(code: str) -> str | None:
+    """The contract's reason code (ORDER_LINES) behind an API error code, or None when the code is the API's own.
+
+    The API names fields as the client sends them (`out_of_range:Quantity`); silver's
+    quarantine names the column (`out_of_range:quantity`), and says `unparseable` where the
+    API says `invalid`. `out_of_range:line_amount` is the same in both.
+    """
+    problem, _, name = code.partition(":")
+    column = COLUMN_OF.get(name)
+    if code == "out_of_range:line_amount":
+        candidate = code
+    elif column is None or problem not in _CONTRACT_PROBLEM:
+        return None
+    else:
+        candidate = f"{_CONTRACT_PROBLEM[problem]}:{column.name}"
+    return candidate if candidate in ORDER_LINES.reason_codes() else None
 
 
 def _text(value: Any) -> str | None:
@@ -342,13 +339,10 @@ def strptime_format(date_format: str) -> str:
     return date_format.replace("%-", "%")
 
 
-_KAGGLE_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2})$")
-
-
 def parse_invoice_date(text: str, date_format: str = DEFAULT_DATE_FORMAT) -> datetime | None:
     """The project's date format first, then ISO 8601; aware times become naive UTC."""
     text = text.strip()
-    if date_format == DEFAULT_DATE_FORMAT and (m := _KAGGLE_DATE.match(text)):
+    if date_format == DEFAULT_DATE_FORMAT and (m := KAGGLE_SHAPE.fullmatch(text)):
         month, day, year, hour, minute = map(int, m.groups())  # strptime is 10x slower on the hot path
         try:
             return datetime(year, month, day, hour, minute)
