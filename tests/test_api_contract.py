@@ -163,3 +163,20 @@ def test_accepted_numbers_keep_their_event_ids() -> None:
     assert [e.event_id for e in parsed.events] == [  # computed on main before the contract
         "ol-33e474081c16686ea0dd48e8c191f1b9", "ol-1e680ba9abca2f81be613c61f981056b",
         "ol-72aa7690bb72775eb81d354f269cc955"]
+
+
+def test_a_customer_whose_invoices_together_pass_64_bits_is_still_readable(client: TestClient) -> None:
+    """Found by Schemathesis: every line within the contract, yet the customer's totals overflowed SQLite's SUM (500)."""
+    from cartflow.stream.serving_sink import line_from_event
+
+    big = [line(InvoiceNo=f"80000{i}", StockCode="BIG", Quantity=1, UnitPrice="999999999999999.999", CustomerID=4242,
+                InvoiceDate="1/2/2011 8:00") for i in range(12)]  # 12 x 10^15 x 1000 thousandths > 2^63
+    parsed = parse_records(split_body(json.dumps(big).encode()))
+    assert not parsed.rejected
+    store = client.app.state.services.store  # type: ignore[attr-defined]
+    store.upsert([line_from_event(e.value, currency="GBP", source="storefront") for e in parsed.events])
+    response = client.get("/v1/customers/4242/invoices", params={"limit": 5})
+    assert response.status_code == 200, response.text
+    totals = response.json()["totals"]
+    assert totals["invoices"] == 12 and Decimal(totals["gross_amount"]) == 12 * Decimal("999999999999999.999")
+    assert Decimal(totals["net_amount"]) == Decimal(totals["gross_amount"])

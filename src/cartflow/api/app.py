@@ -22,7 +22,7 @@ from cartflow.api.docs import mount_docs
 from cartflow.api.errors import install_handlers
 from cartflow.api.ingest import router as ingest_router
 from cartflow.api.reads import router as reads_router
-from cartflow.api.schemas import ErrorBody
+from cartflow.api.schemas import ErrorBody, order_line_schema
 from cartflow.config import Project, load_project
 from cartflow.dashboard.routes import mount_dashboard
 from cartflow.stream.service import StreamServices, open_services
@@ -90,18 +90,33 @@ def contract(app: FastAPI) -> dict[str, Any]:
     * A 422 from parameter validation has the error shape of every other error
       (`install_handlers`), not FastAPI's `HTTPValidationError`.
     * Without a configured read key, reads need none: their security is optional (`{}`).
+    * A query parameter is absent or a value, never null: `anyOf [X, null]` becomes X.
+    * `OrderLineIn` is generated from the entity contract and this project's date format and
+      window (`order_line_schema`), so the document states what `validate()` accepts.
     """
-    if app.openapi_schema:
-        return app.openapi_schema
+    project: Project = app.state.project
+    window = project.config.contract.window()
+    cached = app.openapi_schema
+    if cached and cached.get("x-contract-day") == f"{window.latest:%Y-%m-%d}":
+        return cached
     spec = get_openapi(title=app.title, version=app.version, summary=app.summary, description=app.description,
                        routes=app.routes)
+    spec["x-contract-day"] = f"{window.latest:%Y-%m-%d}"  # the date window moves: rebuilt once a day
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["OrderLineIn"] = order_line_schema(project.config.stream.invoice_date_format, window)
     error_ref = {"$ref": "#/components/schemas/ErrorBody"}
     for operations in spec.get("paths", {}).values():
         for operation in operations.values():
             invalid = operation.get("responses", {}).get("422", {}).get("content", {}).get("application/json")
             if invalid and invalid.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
                 invalid["schema"] = error_ref
+            for parameter in operation.get("parameters", []):  # a query string cannot say null: absent is None
+                schema = parameter.get("schema", {})
+                branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+                if parameter.get("in") == "query" and len(branches) == 1 and len(schema["anyOf"]) == 2:
+                    schema.pop("anyOf")
+                    for key, value in branches[0].items():  # the parameter's own keywords win
+                        schema.setdefault(key, value)
             security = operation.get("security")
             if security and not app.state.read_keys and any("ReadKey" in s for s in security):
                 operation["security"] = [{}, *security]

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from cartflow.api.errors import ApiError
-from cartflow.api.schemas import ErrorBody, IngestResult, OrderLineIn
+from cartflow.api.schemas import ErrorBody, IngestResult
 from cartflow.serving.store import ServingStore, StoreError
 from cartflow.stream.log import LogUnavailable
 from cartflow.stream.metrics import DEAD_LETTERS, INGEST_EVENTS, INGEST_REQUESTS, INGEST_SECONDS, LOG_ERRORS
@@ -33,8 +33,10 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
 _BODY_DOC = {
     "requestBody": {
         "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "array", "items": OrderLineIn.model_json_schema()}},
+        "content": {  # OrderLineIn is generated from the contract by app.contract(), per project and day
+            "application/json": {"schema": {"anyOf": [
+                {"type": "array", "items": {"$ref": "#/components/schemas/OrderLineIn"}},
+                {"$ref": "#/components/schemas/OrderLineIn"}]}},
             "application/x-ndjson": {"schema": {"type": "string", "description": "One OrderLineIn JSON per line."}},
         },
     }

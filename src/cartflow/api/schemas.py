@@ -7,31 +7,91 @@ source's invoice times are (shop-local time).
 
 from __future__ import annotations
 
+import math
+from datetime import time, timedelta
+from decimal import Decimal
 from typing import Any, Optional
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from cartflow.entities import MONEY_MAX, Column, DateWindow
+from cartflow.entities.values import MAX_NUMBER_TEXT
+from cartflow.stream.patterns import (EVENT_ID, anchored, decimal_pattern, integer_pattern, invoice_date_pattern,
+                                      optional_text, required_text)
+from cartflow.stream.records import COLUMNS, DEFAULT_DATE_FORMAT, REQUIRED, whole_number_bounds
 
 from cartflow.serving.store import CustomerPage, Invoice, InvoiceSummary, ServingLine
 
 
-class OrderLineIn(BaseModel):
-    """One order line as the storefront sends it (the Online Retail fields)."""
+EXAMPLE_LINE = {"InvoiceNo": "536365", "StockCode": "85123A", "Description": "WHITE HANGING HEART T-LIGHT HOLDER",
+                "Quantity": 6, "InvoiceDate": "12/1/2010 8:26", "UnitPrice": "2.55", "CustomerID": 17850,
+                "Country": "United Kingdom"}
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
-        "InvoiceNo": "536365", "StockCode": "85123A", "Description": "WHITE HANGING HEART T-LIGHT HOLDER",
-        "Quantity": 6, "InvoiceDate": "12/1/2010 8:26", "UnitPrice": 2.55, "CustomerID": 17850,
-        "Country": "United Kingdom"}})
 
-    InvoiceNo: str = Field(description="Invoice number; 'C' prefix = cancellation, 'A' = adjustment. Partition key.")
-    StockCode: str
-    Description: Optional[str] = None
-    Quantity: int | str = Field(description="Whole number; negative on cancellations.")
-    InvoiceDate: str = Field(description="'12/1/2010 8:26' (the [stream] invoice_date_format) or ISO 8601.")
-    UnitPrice: float | str = Field(description="Decimal, at most 3 places; send a string to keep it exact.")
-    CustomerID: Optional[int | str] = Field(default=None, description="Absent or null for a guest ('unknown').")
-    Country: Optional[str] = None
-    event_id: Optional[str] = Field(default=None, description="Idempotency key; derived from the content when absent.")
+def order_line_schema(date_format: str, window: DateWindow) -> dict[str, Any]:
+    """`OrderLineIn`, the JSON Schema of one order line, generated from the contract (`ORDER_LINES`).
+
+    Every constraint here is the one `validate()` applies, built from the same `Column`s and
+    patterns (stream/patterns.py): what the document admits, the API accepts. Two rules
+    have no JSON Schema form and are stated in the descriptions: quantity x price must fit
+    DECIMAL(18,3), and an event id keeps the content it was first accepted with. The date
+    pattern admits the whole days of `window` (an instant at its very ends may be accepted
+    too); it is built for the day the document is served.
+    """
+    properties: dict[str, Any] = {}
+    for column in COLUMNS:
+        name = str(column.api_name)
+        properties[name] = {"description": column.description, **_field_schema(column, date_format, window)}
+    properties["UnitPrice"]["description"] += (f" Quantity x UnitPrice must fit DECIMAL(18,3) (at most "
+                                               f"{MONEY_MAX:,} either way): else out_of_range:line_amount.")
+    properties["event_id"] = {
+        "description": "Idempotency key; derived from the content when absent. An id keeps the content it was "
+                       "first accepted with: other content under it is rejected (event_id_conflict).",
+        "anyOf": [{"type": "string", "pattern": anchored(EVENT_ID)}, {"type": "null"}]}
+    return {"title": "OrderLineIn", "type": "object", "description": "One order line (the Online Retail fields), "
+            "within the entity contract; an invalid line is rejected on its own, with a reason per field.",
+            "properties": properties, "required": list(REQUIRED), "additionalProperties": False,
+            "example": EXAMPLE_LINE}
+
+
+def _field_schema(column: Column, date_format: str, window: DateWindow) -> dict[str, Any]:
+    optional = [] if column.required else [{"type": "null"}]
+    if column.type == "integer":
+        low, high = int(column.minimum), int(column.maximum)  # type: ignore[arg-type]
+        text = integer_pattern(column)
+        if not column.required:  # blank (spaces) is no value: a guest
+            text = anchored(f" *|{text[1:-1]}")
+        return {"anyOf": [{"type": "integer", "minimum": low, "maximum": high},
+                          {"type": "string", "maxLength": MAX_NUMBER_TEXT, "pattern": text}, *optional]}
+    if column.type == "decimal":
+        scale, bound = column.scale or 0, largest_float(Decimal(column.maximum or 0))
+        return {"anyOf": [{"type": "number", "minimum": -bound, "maximum": bound,
+                           "multipleOf": float(Decimal(1).scaleb(-scale))},
+                          {"type": "string", "maxLength": MAX_NUMBER_TEXT, "pattern": decimal_pattern(column)},
+                          *optional]}
+    if column.type == "timestamp":
+        first, last = window.earliest.date(), (window.latest - timedelta(days=1)).date()
+        if window.earliest.time() != time(0):
+            first += timedelta(days=1)
+        days = invoice_date_pattern(first, last, kaggle=date_format == DEFAULT_DATE_FORMAT)
+        return {"type": "string", "maxLength": column.max_length, "pattern": anchored(f" *(?:{days[1:-1]}) *"),
+                "examples": ["12/1/2010 8:26" if date_format == DEFAULT_DATE_FORMAT else "2010-12-01T08:26:00",
+                             "2010-12-01T08:26:00Z"]}
+    limit = column.max_length
+    text: dict[str, Any] = {"type": "string", "pattern": required_text() if column.required else optional_text()}
+    low, high = whole_number_bounds(column)
+    whole = {"type": "integer", "minimum": low, "maximum": high}  # an invoice number sent as 536365 is its digits
+    if limit is not None:
+        text["maxLength"] = limit
+    return {"anyOf": [text, whole, *optional]}
+
+
+def largest_float(bound: Decimal) -> float:
+    """The largest float <= bound: JSON Schema tools read bounds as floats, and 999,999,999,999,999.999 is
+    not one (it would round up to 10^15, which the API refuses)."""
+    value = float(bound)
+    return math.nextafter(value, 0.0) if Decimal(value) > bound else value
 
 
 class RecordError(BaseModel):

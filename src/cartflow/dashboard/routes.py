@@ -18,17 +18,23 @@ from typing import Annotated, Any, Callable, Sequence
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from cartflow.dashboard.filters import Filter, FilterError, parse_filter
+from cartflow.dashboard.filters import MAX_COUNTRIES, MAX_NAME, Filter, FilterError, parse_filter
 from cartflow.dashboard.page import STATIC_DIR, STATIC_FILES, render_page
 from cartflow.dashboard.panels import PANELS, Dashboard
+from cartflow.stream.patterns import anchored, calendar_date, optional_text
 
 log = logging.getLogger("cartflow.dashboard")
 PREFIX = "/dashboard"
 _NO_STORE = {"Cache-Control": "no-cache"}
 
-From = Annotated[str | None, Query(alias="from", description="First invoice date, YYYY-MM-DD (inclusive).")]
-To = Annotated[str | None, Query(alias="to", description="Last invoice date, YYYY-MM-DD (inclusive).")]
-Country = Annotated[list[str] | None, Query(alias="country", description="A country; repeat for several.")]
+_DAY = {"pattern": anchored(f" *(?:{calendar_date()})? *")}  # documented only: parse_filter answers 400 itself
+From = Annotated[str | None, Query(alias="from", description="First invoice date, YYYY-MM-DD (inclusive).",
+                                   json_schema_extra=_DAY)]
+To = Annotated[str | None, Query(alias="to", description="Last invoice date, YYYY-MM-DD (inclusive); not before "
+                                 "`from`.", json_schema_extra=_DAY)]
+Country = Annotated[list[str] | None, Query(alias="country", description="A country; repeat for several.",
+                                            json_schema_extra={"maxItems": MAX_COUNTRIES, "items": {
+                                                "type": "string", "maxLength": MAX_NAME, "pattern": optional_text()}})]
 
 
 def _filter(date_from: str | None, date_to: str | None, country: list[str] | None) -> Filter:

@@ -105,6 +105,10 @@ def _milli(d: Decimal) -> int:
     return int(d.scaleb(3).to_integral_value())
 
 
+_HALF = 1_000_000_000
+"""Money sums across invoices are taken in two parts of this size (see customer_invoices)."""
+
+
 def _money(m: int | None) -> Decimal:
     return Decimal(m or 0).scaleb(-3)
 
@@ -247,17 +251,20 @@ class SqliteStore:
         """`invoice` already rendered as the API's JSON document (see serving/documents.py)."""
         return invoice_document(self._db(), invoice_no)
 
+    # A customer's invoices may together pass a 64-bit integer of thousandths, where SQLite's SUM
+    # fails ("integer overflow"): each amount is summed in two parts (integer division truncates
+    # and % keeps the sign, so amount = part1 * _HALF + part2 exactly) and joined by Python's ints.
     def customer_invoices(self, customer_id: str, limit: int = 20, cursor: str | None = None) -> CustomerPage | None:
         db = self._db()
-        t = db.execute("SELECT COUNT(*), SUM(lines), SUM(items), SUM(gross_milli), SUM(return_milli), "
-                       "SUM(net_milli), MIN(invoice_ts), MAX(invoice_ts) FROM invoices WHERE customer_id=?",
-                       (customer_id,)).fetchone()
+        sums = ", ".join(f"SUM({c} / {_HALF}), SUM({c} % {_HALF})" for c in ("gross_milli", "return_milli", "net_milli"))
+        t = db.execute(f"SELECT COUNT(*), SUM(lines), SUM(items), {sums}, MIN(invoice_ts), MAX(invoice_ts) "
+                       "FROM invoices WHERE customer_id=?", (customer_id,)).fetchone()
         if not t[0]:
             return None
-        totals = CustomerTotals(invoices=t[0], lines=t[1], items=t[2], gross_amount=_money(t[3]),
-                                return_amount=_money(t[4]), net_amount=_money(t[5]),
-                                first_invoice_ts=datetime.fromisoformat(t[6]),
-                                last_invoice_ts=datetime.fromisoformat(t[7]))
+        gross, returns, net = (_money(t[i] * _HALF + t[i + 1]) for i in (3, 5, 7))
+        totals = CustomerTotals(invoices=t[0], lines=t[1], items=t[2], gross_amount=gross, return_amount=returns,
+                                net_amount=net, first_invoice_ts=datetime.fromisoformat(t[9]),
+                                last_invoice_ts=datetime.fromisoformat(t[10]))
         sql, params = "SELECT * FROM invoices WHERE customer_id=?", [customer_id]
         if cursor:
             ts, invoice_no = decode_cursor(cursor)

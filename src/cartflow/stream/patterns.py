@@ -203,3 +203,12 @@ def invoice_date_pattern(earliest: date, latest: date, kaggle: bool) -> str:
     if kaggle:
         parts.append(f"{kaggle_dates(earliest, latest)}{KAGGLE_TIME}")
     return anchored("|".join(parts))
+
+
+def calendar_date() -> str:
+    """Any real day as YYYY-MM-DD, years 0001-9999 (29 February in leap years only)."""
+    year = "(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+    leap = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+    days = ("(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+            "|02-(?:0[1-9]|1[0-9]|2[0-8])")
+    return f"{year}-(?:{days})|{leap}-02-29"

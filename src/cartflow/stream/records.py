@@ -24,7 +24,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from cartflow.entities import DEFAULT_EARLIEST, DEFAULT_FUTURE_DAYS, ORDER_LINES, Column, DateWindow
+from cartflow.entities import (DEFAULT_EARLIEST, DEFAULT_FUTURE_DAYS, INT64_MAX, INT64_MIN, ORDER_LINES, Column,
+                               DateWindow)
 from cartflow.entities.values import (MAX_NUMBER_TEXT, check_decimal, check_instant, check_integer, check_text,
                                       fits_money, parse_decimal, parse_whole)
 from cartflow.stream.body import TOO_DEEP, BodyError, Malformed, split_body
@@ -165,7 +166,7 @@ def field_value(column: Column, raw: Any, date_format: str, window: DateWindow) 
     if isinstance(raw, str) and not raw.strip():
         if column.required:
             return None, ("missing_field", "required")
-        if column.type != "text" and BLANK.fullmatch(raw):  # no number: what silver's TRIM makes NULL
+        if column.type != "text" and BLANK.fullmatch(raw) and len(raw) <= MAX_NUMBER_TEXT:  # silver's TRIM: NULL
             return raw, None
     if isinstance(raw, (bool, list, dict, float)):  # float: NaN / Infinity, which JSON does not have
         return None, ("invalid", "must be a string" if column.type in ("text", "timestamp")
@@ -180,15 +181,20 @@ def field_value(column: Column, raw: Any, date_format: str, window: DateWindow) 
 def _text_value(column: Column, raw: str | int | Decimal) -> tuple[str | None, Problem | None]:
     limit = column.max_length
     if not isinstance(raw, str):  # a JSON number: a whole one is its digits (an invoice number sent as 536365)
-        if limit is not None and _plain_length(raw, _text(raw) or "") > limit:
-            return None, ("too_long", f"at most {limit} characters")
-        if Decimal(raw) != Decimal(raw).to_integral_value():
-            return None, ("invalid", "must be a string (or a whole number)")
+        low, high = whole_number_bounds(column)
+        if not low <= raw <= high or Decimal(raw) != Decimal(raw).to_integral_value():
+            return None, ("invalid", f"must be a string, or a whole number from {low:,} to {high:,}")
         raw = str(int(raw))
     if limit is not None and len(raw) > limit:
         return None, ("too_long", f"at most {limit} characters")
     problem = check_text(column, raw)
     return (None, ("invalid", problem)) if problem else (raw, None)
+
+
+def whole_number_bounds(column: Column) -> tuple[int, int]:
+    """A text field also takes a whole JSON number: within a 64-bit integer and the field's length."""
+    limit = column.max_length or 20
+    return max(INT64_MIN, -(10 ** (limit - 1) - 1)), min(INT64_MAX, 10**limit - 1)
 
 
 def _number(column: Column, raw: str | int | Decimal) -> tuple[str | None, Problem | None]:
