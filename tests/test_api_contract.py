@@ -15,6 +15,8 @@ from typing import Any, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from stream_fixtures import order_lines
 
 from cartflow.api.app import create_app
@@ -180,3 +182,80 @@ def test_a_customer_whose_invoices_together_pass_64_bits_is_still_readable(clien
     totals = response.json()["totals"]
     assert totals["invoices"] == 12 and Decimal(totals["gross_amount"]) == 12 * Decimal("999999999999999.999")
     assert Decimal(totals["net_amount"]) == Decimal(totals["gross_amount"])
+
+
+# -- the document and validate() agree ------------------------------------------------------------
+DIGITS = st.text("0123456789", min_size=1, max_size=25)
+NUMBER_TEXTS = st.one_of(
+    st.integers(-(2**70), 2**70).map(str),
+    st.sampled_from([2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63 - 1, 2**63, 0, 1, -1]).map(str),
+    st.tuples(st.sampled_from(["", " ", "+", "-", "  +", "0000"]), DIGITS,
+              st.sampled_from(["", ".", ".0", ".000", ".5", ".123", ".1234", "e3", " ", "\t"])).map("".join),
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.text("0123456789+-. eE\t٣", max_size=20),
+)
+DATE_TEXTS = st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)).flatmap(lambda t: st.sampled_from([
+        t.isoformat(timespec="minutes"), t.isoformat(timespec="seconds"), t.isoformat(timespec="microseconds"),
+        t.date().isoformat(), f"{t.month}/{t.day}/{t.year:04d} {t.hour}:{t.minute:02d}",
+        f"{t.month:02d}/{t.day:02d}/{t.year:04d} {t.hour:02d}:{t.minute:02d}", t.isoformat(sep=" ") + "Z",
+        t.isoformat(timespec="minutes") + "+05:30", " " + t.isoformat(timespec="minutes") + " "])),
+    st.datetimes(min_value=datetime(1989, 12, 1), max_value=datetime.now() + timedelta(days=5)).map(
+        lambda t: t.isoformat(timespec="minutes")),
+    st.text("0123456789-/:TZ+ .", max_size=30),
+)
+VALUES = st.one_of(
+    st.none(), st.booleans(), st.just([]), st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False), NUMBER_TEXTS, DATE_TEXTS,
+    st.text(max_size=40), st.sampled_from(["", " ", "\t", "\x00", "a\x00", "\u3000", "\u00a0x"]),
+    st.tuples(st.sampled_from(["x", " ", "é"]), st.integers(0, 1100)).map(lambda t: t[0] * t[1]),
+)
+
+
+def _document() -> tuple[dict[str, Any], DateWindow]:
+    from cartflow.api.schemas import order_line_schema
+
+    win = window()
+    return order_line_schema("%-m/%-d/%Y %-H:%M", win), win
+
+
+DOCUMENT, WINDOW = _document()
+
+
+def near_the_window_ends(text: Any) -> bool:
+    """The one place the document is stricter: the days at either end of the date window."""
+    from cartflow.stream.records import read_api_date
+
+    ts = read_api_date(text) if isinstance(text, str) else None
+    return ts is not None and (ts <= WINDOW.earliest + timedelta(days=2) or ts >= WINDOW.latest - timedelta(days=3))
+
+
+@settings(max_examples=4000, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(COLUMN)), value=VALUES)
+def test_the_document_admits_exactly_what_validate_accepts(name: str, value: Any) -> None:
+    import jsonschema_rs
+
+    sent = json.loads(json.dumps(value))  # what a client's JSON carries (a float as its repr)
+    admitted = jsonschema_rs.validator_for(DOCUMENT["properties"][name]).is_valid(sent)
+    errors = [e for e in validate_errors(line(**{name: sent})) if e["code"] != "out_of_range:line_amount"]
+    accepted = not errors
+    assert admitted <= accepted, (name, value, errors)  # what the document admits, the API accepts
+    assert accepted <= admitted or (name == "InvoiceDate" and near_the_window_ends(sent)), (name, value)
+
+
+def validate_errors(record: dict[str, Any]) -> list[dict[str, Any]]:
+    parsed = parse_records(split_body(json.dumps([record]).encode()), window=WINDOW)
+    return [e for r in parsed.rejected for e in r.errors]
+
+
+def test_the_documented_body_is_a_line_or_an_array_of_lines(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/v1/order-lines"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {"$ref": "#/components/schemas/OrderLineIn"} in body["anyOf"]
+    line_schema = spec["components"]["schemas"]["OrderLineIn"]
+    assert set(line_schema["properties"]) == {*COLUMN, "event_id"} and line_schema["additionalProperties"] is False
+    assert line_schema["required"] == [n for n, c in COLUMN.items() if c.required]
+    quantity = line_schema["properties"]["Quantity"]["anyOf"][0]
+    assert (quantity["minimum"], quantity["maximum"]) == (COLUMN["Quantity"].minimum, COLUMN["Quantity"].maximum)
+    assert "line_amount" in line_schema["properties"]["UnitPrice"]["description"]
