@@ -59,11 +59,11 @@ def _field_schema(column: Column, date_format: str, window: DateWindow) -> dict[
     optional = [] if column.required else [{"type": "null"}]
     if column.type == "integer":
         low, high = int(column.minimum), int(column.maximum)  # type: ignore[arg-type]
-        text = integer_pattern(column)
+        pattern = integer_pattern(column)
         if not column.required:  # blank (spaces) is no value: a guest
-            text = anchored(f" *|{text[1:-1]}")
+            pattern = anchored(f" *|{pattern[1:-1]}")
         return {"anyOf": [{"type": "integer", "minimum": low, "maximum": high},
-                          {"type": "string", "maxLength": MAX_NUMBER_TEXT, "pattern": text}, *optional]}
+                          {"type": "string", "maxLength": MAX_NUMBER_TEXT, "pattern": pattern}, *optional]}
     if column.type == "decimal":
         scale, bound = column.scale or 0, largest_float(Decimal(column.maximum or 0))
         return {"anyOf": [{"type": "number", "minimum": -bound, "maximum": bound,
@@ -78,13 +78,12 @@ def _field_schema(column: Column, date_format: str, window: DateWindow) -> dict[
         return {"type": "string", "maxLength": column.max_length, "pattern": anchored(f" *(?:{days[1:-1]}) *"),
                 "examples": ["12/1/2010 8:26" if date_format == DEFAULT_DATE_FORMAT else "2010-12-01T08:26:00",
                              "2010-12-01T08:26:00Z"]}
-    limit = column.max_length
-    text: dict[str, Any] = {"type": "string", "pattern": required_text() if column.required else optional_text()}
+    string: dict[str, Any] = {"type": "string", "pattern": required_text() if column.required else optional_text()}
+    if column.max_length is not None:
+        string["maxLength"] = column.max_length
     low, high = whole_number_bounds(column)
     whole = {"type": "integer", "minimum": low, "maximum": high}  # an invoice number sent as 536365 is its digits
-    if limit is not None:
-        text["maxLength"] = limit
-    return {"anyOf": [text, whole, *optional]}
+    return {"anyOf": [string, whole, *optional]}
 
 
 def largest_float(bound: Decimal) -> float:
