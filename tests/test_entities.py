@@ -74,3 +74,13 @@ def test_text_limits_and_nul() -> None:
     assert check_text(ORDER_LINES.column("invoice_no"), "5" * 33) is not None
     assert check_text(ORDER_LINES.column("country"), "United\x00Kingdom") is not None
     assert check_decimal(ORDER_LINES.column("unit_price"), "1" * 65) is not None
+
+
+@pytest.mark.parametrize("text", ["١٢", "1E+2", "1e3", "12\u0663", "0x10", "1_000"])
+def test_numbers_are_ascii_digits_only(text: str) -> None:
+    assert check_integer(ORDER_LINES.column("quantity"), text) is not None
+    assert check_decimal(ORDER_LINES.column("unit_price"), text) is not None
+
+
+def test_text_length_is_measured_after_trimming() -> None:
+    assert check_text(ORDER_LINES.column("invoice_no"), "  " + "5" * 32 + "  ") is None

@@ -14,7 +14,9 @@ from decimal import Decimal, InvalidOperation
 
 from cartflow.entities.contract import Column
 
-_WHOLE = re.compile(r"^[+-]?\d+(\.0*)?$")
+_WHOLE = re.compile(r"^[+-]?[0-9]+(\.0*)?$")
+_DECIMAL = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+"""ASCII digits only: `Decimal()` alone would also take "١٢" or "1E+25"."""
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 MAX_NUMBER_TEXT = 64
 """Longer number texts are rejected before parsing (a 4,300-digit integer is not a quantity)."""
@@ -45,8 +47,8 @@ DEFAULT_FUTURE_DAYS = 2.0
 
 
 def check_text(column: Column, text: str) -> str | None:
-    """A problem with a text value (its length), or None."""
-    if column.max_length is not None and len(text) > column.max_length:
+    """A problem with a text value (its length after trimming, a NUL, a currency's shape), or None."""
+    if column.max_length is not None and len(text.strip()) > column.max_length:
         return f"at most {column.max_length} characters"
     if "\x00" in text:
         return "contains a NUL character"
@@ -72,7 +74,7 @@ def check_integer(column: Column, text: str) -> str | None:
 
 def parse_decimal(text: str) -> Decimal | None:
     stripped = text.strip()
-    if len(stripped) > MAX_NUMBER_TEXT:
+    if len(stripped) > MAX_NUMBER_TEXT or not _DECIMAL.match(stripped):
         return None
     try:
         value = Decimal(stripped)
