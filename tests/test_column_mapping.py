@@ -28,7 +28,7 @@ from cartflow.lake.bronze import BronzeError, Layout, bronze_schema, convert, la
 from cartflow.lake.bronze_columns import FillDown, render_iso_dates
 from cartflow.lake.bronze_readers import as_text
 from cartflow.lake.storage import LocalStorage, open_lake
-from cartflow.pipeline.entity_settings import SETTINGS_SCHEMA, source_settings
+from cartflow.transform.inputs import SETTINGS_SCHEMA, source_settings
 from cartflow.runtime.backends import open_state
 from cartflow.runtime.progress import QuietReporter
 from cartflow.runtime.state import SqliteState

@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from cartflow.config import parse_config
 from cartflow.lake.bronze import bronze_schema
-from cartflow.pipeline.entity_settings import SETTINGS_SCHEMA
+from cartflow.transform.inputs import SETTINGS_SCHEMA
 from cartflow.transform.entity_defaults import EMPTY_DIR, ENTITIES
 from cartflow.transform.macros.dates import day_reading, parse_day
 

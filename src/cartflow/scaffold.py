@@ -1,4 +1,5 @@
-"""`cartflow init`: a new project directory with a commented cartflow.toml and a landing inbox.
+"""`cartflow init`: a new project directory with a commented cartflow.toml, a landing inbox,
+and a models/ folder holding one example mart (the user's own SQLMesh models).
 
 `cartflow init --example shopify DIR` copies a ready-made example project instead: its
 cartflow.toml and sample files, from `examples/<name>/` (shipped inside the wheel as
@@ -143,9 +144,69 @@ decimal = "."               # "," for the semicolon re-export with decimal comma
 '''
 
 
+EXAMPLE_MART = "mart_revenue_by_country.sql"
+EXAMPLE_MART_SQL = '''\
+/*
+  gold.mart_revenue_by_country: net revenue per shipping country and calendar month.
+
+  An example of a project model: any .sql file in this models/ folder is a SQLMesh
+  model (DuckDB dialect) that runs in the same plan as cartflow's built-in models and
+  may select from any of them (silver.*, gold.*: `cartflow catalog` lists them). A
+  model in the gold schema is published with the marts: `cartflow sql "SELECT * FROM
+  mart_revenue_by_country"`. Preview a change with `cartflow plan`; check it with
+  `cartflow test` (tests/*.yaml, audits); rebuild only it with
+  `cartflow run --select gold.mart_revenue_by_country`. Delete the file to drop it.
+  See docs/extending.md.
+*/
+MODEL (
+  name gold.mart_revenue_by_country,
+  kind FULL,
+  grain (country, month_start),
+  description 'Net revenue per country and calendar month (order lines with a country).',
+  audits (
+    not_null(columns := (country, month_start, net_revenue, orders)),
+    unique_combination_of_columns(columns := (country, month_start))
+  )
+);
+
+WITH order_lines AS (
+  SELECT * FROM gold.fct_order_line
+),
+
+with_country AS (
+  SELECT
+    country,
+    CAST(DATE_TRUNC('month', invoice_date) AS DATE) AS month_start,
+    invoice_no,
+    is_sale,
+    net_amount
+  FROM order_lines
+  WHERE country IS NOT NULL
+),
+
+by_month AS (
+  SELECT
+    country,
+    month_start,
+    CAST(SUM(net_amount) AS DECIMAL(18, 3)) AS net_revenue,
+    COUNT(DISTINCT CASE WHEN is_sale THEN invoice_no END) AS orders
+  FROM with_country
+  GROUP BY country, month_start
+)
+
+SELECT
+  CAST(country AS VARCHAR) AS country,
+  CAST(month_start AS DATE) AS month_start,
+  CAST(net_revenue AS DECIMAL(18, 3)) AS net_revenue,
+  CAST(orders AS BIGINT) AS orders
+FROM by_month
+'''
+
+
 def init_project(directory: Path, name: str | None = None, force: bool = False, example: str | None = None) -> Path:
-    """Create `directory/cartflow.toml` and the landing inbox (or an example project); refuse to
-    overwrite unless forced."""
+    """Create `directory/cartflow.toml`, the landing inbox and models/ with an example mart (or an
+    example project); refuse to overwrite cartflow.toml unless forced. An existing models/ file is
+    never replaced."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / CONFIG_FILE
     if path.exists() and not force:
@@ -154,6 +215,11 @@ def init_project(directory: Path, name: str | None = None, force: bool = False, 
         return _copy_example(example, directory, name)
     path.write_text(TEMPLATE.format(name=name or directory.resolve().name), encoding="utf-8")
     (directory / "landing" / "online_retail").mkdir(parents=True, exist_ok=True)
+    models = directory / "models"
+    models.mkdir(exist_ok=True)
+    mart = models / EXAMPLE_MART
+    if not mart.exists():
+        mart.write_text(EXAMPLE_MART_SQL, encoding="utf-8")
     return path
 
 

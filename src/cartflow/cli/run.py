@@ -44,6 +44,11 @@ def run(
         "--from", help="Backfill: restate order lines dated from this day (YYYY-MM-DD, inclusive) through "
                        "SQLMesh restatement; use with --to. Idempotent.")] = None,
     date_to: Annotated[Optional[str], typer.Option("--to", help="Backfill: last day to restate (inclusive).")] = None,
+    select: Annotated[Optional[list[str]], typer.Option(
+        "--select", "-s", help="Evaluate only these models (e.g. gold.mart_x, or mart_x+ with what is "
+                               "downstream); repeatable.")] = None,
+    full_refresh: Annotated[bool, typer.Option(
+        "--full-refresh", help="Rebuild the selected models (all without --select) from every batch so far.")] = False,
     log_format: LogFormatOpt = None,
 ) -> None:
     """Run the pipeline: extract → bronze → silver → gold → quality → publish, only for new batches.
@@ -67,7 +72,8 @@ def run(
         fail(str(exc), 2)
     try:
         with signals_interrupt(), reporter(fmt) as bars:
-            result = run_pipeline(proj, reporter=bars, restate=restate)
+            result = run_pipeline(proj, reporter=bars, restate=restate, select=tuple(select or ()),
+                                  full_refresh=full_refresh)
     except LockHeld as exc:
         fail(str(exc), 3)
     except Interrupted as exc:

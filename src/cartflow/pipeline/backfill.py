@@ -31,7 +31,7 @@ from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
 from cartflow.pipeline.standardize import (ENTITIES, ReconciliationError, transform_settings, write_pending)
 from cartflow.runtime.state import StateStore
-from cartflow.transform.runner import TransformError, open_context, reconcile
+from cartflow.transform.runner import TransformError, open_context, reconcile_pending
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +123,10 @@ def restate_range(project: Project, storage: Storage, state: StateStore, reporte
         end = None  # SQLMesh refuses an end in the future; None means "now"
     _plan_restatement(settings, restatement.start, end, progress=lambda d: stage.advance(detail=d))
     stage.done()
-    from cartflow.pipeline.entity_settings import reconcile_entities
-
-    breaks = [r for r in reconcile(settings, [m.batch_id for m in every if m.entity == "order_lines"])
-              + reconcile_entities(settings, every) if not r.ok]
+    by_entity: dict[str, list[str]] = {}
+    for m in every:
+        by_entity.setdefault(m.entity, []).append(m.batch_id)
+    breaks = [r for r in reconcile_pending(settings, by_entity) if not r.ok]
     if breaks:
         raise ReconciliationError("reconciliation break after the restatement, nothing published: "
                                   + "; ".join(str(b) for b in breaks))

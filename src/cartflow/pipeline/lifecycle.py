@@ -69,6 +69,8 @@ class RunResult:
     """For `--from/--to`: the date range and the batches it restated."""
     crashed_run: dict[str, Any] | None = None
     """A run whose process died holding the lock, recovered (and closed as failed) by this one."""
+    models_ran: bool = False
+    """SQLMesh evaluated models (new batches, a changed model, --select, --full-refresh): publish follows."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +101,9 @@ class RunContext:
     reporter: Reporter
     result: RunResult
     restate: "Restatement | None" = None
+    select: tuple[str, ...] = ()
+    """`--select`: the models to evaluate (`model+`: and downstream)."""
+    full_refresh: bool = False
 
 
 Stage = Callable[[RunContext], None]
@@ -120,8 +125,10 @@ class RunLifecycle:
 
     def __init__(self, project: Project, *, trigger: str = "manual", reporter: Reporter | None = None,
                  restate: "Restatement | None" = None, run_id: str | None = None,
-                 carried: dict[str, Any] | None = None, orchestrated: bool = False) -> None:
+                 carried: dict[str, Any] | None = None, orchestrated: bool = False,
+                 select: tuple[str, ...] = (), full_refresh: bool = False) -> None:
         self.project, self.trigger, self.restate = project, trigger, restate
+        self.select, self.full_refresh = select, full_refresh
         self.reporter = reporter or QuietReporter()
         self.result = RunResult.from_dict(carried) if carried else RunResult(run_id or new_run_id(), "running")
         self.carried, self.orchestrated = carried is not None, orchestrated
@@ -174,7 +181,7 @@ class RunLifecycle:
     @cached_property
     def context(self) -> RunContext:
         return RunContext(self.project, open_lake(self.project), self.state, self.reporter, self.result,
-                          self.restate)
+                          self.restate, self.select, self.full_refresh)
 
     # -- the rules ------------------------------------------------------------------
     def required_failed(self) -> list[str]:
@@ -185,7 +192,7 @@ class RunLifecycle:
         """Why stage `name` must not run now (None: it runs)."""
         if name != "extract" and self.required_failed():
             return f"required source(s) failed: {', '.join(self.required_failed())}; their batches wait"
-        if name == "publish" and not self.result.batch_ids:
+        if name == "publish" and not (self.result.batch_ids or self.result.models_ran):
             return "no new batches"
         return None
 

@@ -15,19 +15,20 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-import duckdb
-
 from cartflow.config import Project
 from cartflow.lake.storage import Storage
 from cartflow.pipeline.lifecycle import RunContext, RunLifecycle, RunResult, Stage, new_run_id
 from cartflow.pipeline.quality import check_quality
-from cartflow.pipeline.standardize import run_models, to_bronze
+from cartflow.pipeline.standardize import run_models, to_bronze, transform_settings
 from cartflow.publish.marts import publish
 from cartflow.publish.serving import refresh_serving
 from cartflow.runtime.progress import Reporter
 from cartflow.runtime.retry import call_with_retry, policy_for_source
 from cartflow.runtime.state import StateStore, utcnow
 from cartflow.sources import extract
+from cartflow.transform import ledger
+from cartflow.transform.runner import published_models
+from cartflow.transform.warehouse import open_warehouse
 
 if TYPE_CHECKING:
     from cartflow.pipeline.backfill import Restatement
@@ -38,14 +39,16 @@ log = logging.getLogger(__name__)
 
 
 def run_pipeline(project: Project, *, trigger: str = "manual", reporter: Reporter | None = None,
-                 restate: "Restatement | None" = None, run_id: str | None = None) -> RunResult:
+                 restate: "Restatement | None" = None, run_id: str | None = None,
+                 select: tuple[str, ...] = (), full_refresh: bool = False) -> RunResult:
     """One whole run under the project lock; `restate` restates a date range (or given batches).
 
     Raises `LockHeld` when another run holds the lock, and re-raises a `KeyboardInterrupt`
     (`Interrupted` for SIGTERM) after recording the run as interrupted; any other error
     is the run's: it returns with `status == "failed"`.
     """
-    with RunLifecycle(project, trigger=trigger, reporter=reporter, restate=restate, run_id=run_id) as run:
+    with RunLifecycle(project, trigger=trigger, reporter=reporter, restate=restate, run_id=run_id,
+                      select=select, full_refresh=full_refresh) as run:
         for name, stage in STAGES:
             run.stage(name, stage)
         run.finish()
@@ -70,7 +73,9 @@ def stage_transform(ctx: RunContext) -> None:
         ctx.result.restated = restate_range(ctx.project, ctx.storage, ctx.state, ctx.reporter, ctx.restate)
         ctx.result.batch_ids = list(ctx.result.restated["batches"])
     else:
-        ctx.result.batch_ids = [m.batch_id for m in run_models(ctx.project, ctx.storage, ctx.state, ctx.reporter)]
+        outcome = run_models(ctx.project, ctx.storage, ctx.state, ctx.reporter, select=ctx.select,
+                             full_refresh=ctx.full_refresh)
+        ctx.result.batch_ids, ctx.result.models_ran = [m.batch_id for m in outcome.batches], outcome.ran
     ctx.result.new_batches = len(ctx.result.batch_ids)
     if ctx.project.config.lake.raw_retention == "delete_after_standardize":
         from cartflow.lake.raw import delete_standardized_raw
@@ -94,22 +99,14 @@ def stage_quality(ctx: RunContext) -> None:
 
 def stage_publish(ctx: RunContext) -> None:
     stage = ctx.reporter.stage("publish")
-    spark = None
-    if ctx.project.config.warehouse.engine == "spark":
-        from cartflow.transform import spark as spark_engine  # the JVM is already up: transform used it
-
-        spark = spark_engine.SparkSettings.from_project(ctx.project)
-        spark_engine.publish_spark(spark, ctx.storage, ctx.project.warehouse_path,
-                                   progress=lambda name: stage.advance(detail=name))
-    else:
-        publish(ctx.project.warehouse_path, ctx.storage, progress=lambda name: stage.advance(detail=name),
-                memory_limit=ctx.project.config.warehouse.memory_limit)
+    warehouse = open_warehouse(ctx.project, ctx.storage)
+    publish(warehouse, ctx.storage, progress=lambda name: stage.advance(detail=name),
+            tables=published_models(transform_settings(ctx.project, ctx.storage, write=False)))
     stage.done()
     serving = ctx.reporter.stage("serving store")
     refresh_serving(ctx.project, ctx.result.batch_ids, progress=lambda n: serving.advance(detail=f"{n:,} lines"))
     serving.done()
-    ctx.result.layer_rows, ctx.result.quarantine = (
-        spark_engine.layer_counts(spark, ctx.state) if spark else layer_counts(ctx.project, ctx.state))
+    ctx.result.layer_rows, ctx.result.quarantine = layer_counts(ctx.project, ctx.state)
 
 
 STAGES: tuple[tuple[str, Stage], ...] = (
@@ -162,23 +159,4 @@ def extract_all(project: Project, storage: Storage, state: StateStore, reporter:
 def layer_counts(project: Project, state: StateStore) -> tuple[dict[str, int], dict[str, int]]:
     """Rows per layer (all batches so far) and quarantine rows by reason, read after the models ran."""
     raw = sum(m.rows or 0 for m in state.manifests(status="transformed"))
-    con = duckdb.connect(str(project.warehouse_path), read_only=True)
-    try:
-        count = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
-        layers = {
-            "raw": raw,
-            "silver": count("SELECT count(*) FROM silver.order_lines"),
-            "quarantine": count("SELECT count(*) FROM silver.quarantine_order_lines"),
-            "gold fct_order_line": count("SELECT count(*) FROM gold.fct_order_line"),
-            "gold fct_order": count("SELECT count(*) FROM gold.fct_order"),
-        }
-        reasons = dict(con.execute(
-            "SELECT reason, count(*) FROM silver.quarantine_order_lines GROUP BY 1 ORDER BY 2 DESC").fetchall())
-        from cartflow.pipeline.entity_settings import entity_layer_counts
-
-        more_layers, more_reasons = entity_layer_counts(con)
-        layers.update(more_layers)
-        reasons.update(more_reasons)
-    finally:
-        con.close()
-    return layers, reasons
+    return ledger.layer_counts(open_warehouse(project), raw)

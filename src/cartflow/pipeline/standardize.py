@@ -6,15 +6,12 @@ when any batch breaks `rows(raw) = rows(silver) + rows(quarantine)`.
 
 from __future__ import annotations
 
-import io
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from cartflow.config import FilesSource, Project
+from cartflow.config import Project
 from cartflow.entities import ENTITY_NAMES
 from cartflow.lake.bronze import BronzeError, BronzeResult, layout_for
 from cartflow.lake.bronze import to_bronze as convert_to_bronze
@@ -24,9 +21,13 @@ from cartflow.runtime.progress import Reporter
 from cartflow.runtime.state import Manifest, StateStore
 from cartflow.runtime.text import printable
 from cartflow.sources.file_checks import rejection_code
-from cartflow.transform.runner import TransformSettings, reconcile, transform
+from cartflow.transform.inputs import fed_entities, input_variables, pending_key, write_inputs, write_pending
+from cartflow.transform.runner import TransformSettings, models_changed, reconcile_pending, transform
+from cartflow.transform.warehouse import open_warehouse
 
 ENTITIES = ENTITY_NAMES
+__all__ = ["ENTITIES", "BronzeOutcome", "ModelsOutcome", "ReconciliationError", "pending_key", "run_models", "to_bronze",
+           "transform_settings", "write_pending"]
 
 
 class ReconciliationError(Exception):
@@ -90,67 +91,69 @@ def _convert(storage: Storage, m: Manifest, source: Any, project: Project) -> Br
                              layout=layout)
 
 
-def pending_key(entity: str) -> str:
-    return f"_pipeline/pending/{entity}.parquet"
-
-
-def write_pending(storage: Storage, entity: str, batch_ids: list[str]) -> None:
-    buf = io.BytesIO()
-    pq.write_table(pa.table({"batch_id": pa.array(batch_ids, pa.string())}), buf)
-    storage.write_bytes(pending_key(entity), buf.getvalue())
-
-
-def transform_settings(project: Project, storage: Storage) -> TransformSettings:
-    opts = next((s.csv for s in project.config.sources.values()
-                 if isinstance(s, FilesSource) and s.entity == "order_lines"), None)
-    variables: dict[str, Any] = {
-        "currency": project.config.currency.base,
-        "order_date_format": opts.date_format if opts else "%-m/%-d/%Y %-H:%M",
-    }
-    for entity in ENTITIES:
-        variables[f"bronze_{entity}"] = storage.uri(f"bronze/{entity}") + "/*.parquet"
-        variables[f"pending_{entity}"] = storage.uri(pending_key(entity))
-    from cartflow.pipeline.entity_settings import entity_variables
-
-    variables.update(entity_variables(project, storage))
-    spark = None
-    if project.config.warehouse.engine == "spark":
-        from cartflow.transform.spark import SparkSettings
-
-        spark = SparkSettings.from_project(project)
+def transform_settings(project: Project, storage: Storage, *, write: bool = True) -> TransformSettings:
+    """Write the models' inputs (settings table, empty bronze stubs) and say where everything is."""
+    variables = write_inputs(project, storage) if write else input_variables(project, storage)
     return TransformSettings(warehouse=project.warehouse_path, variables=variables,
-                             connection_setup=storage.prepare_duckdb,  # s3:// lakes: httpfs
-                             gateway=project.config.warehouse.engine, spark=spark,
-                             duckdb_config={"memory_limit": project.config.warehouse.memory_limit})
+                             engine=open_warehouse(project, storage), connection_setup=storage.prepare_duckdb,
+                             project_dir=project.root)
 
 
-def run_models(project: Project, storage: Storage, state: StateStore, reporter: Reporter) -> list[Manifest]:
-    """Run SQLMesh over the pending batches, reconcile them, and mark them transformed."""
+@dataclass
+class ModelsOutcome:
+    batches: list[Manifest]
+    """The batches this run took through silver and gold."""
+    ran: bool
+    """SQLMesh evaluated models (new batches, a changed model, --select, --full-refresh): publish follows."""
+
+
+def run_models(project: Project, storage: Storage, state: StateStore, reporter: Reporter, *,
+               select: tuple[str, ...] = (), full_refresh: bool = False) -> ModelsOutcome:
+    """Run SQLMesh over the pending batches, reconcile them, and mark them transformed.
+
+    Only the models an enabled source (or a pending batch) can feed are evaluated.
+    `select`: only these models (`model+`: and downstream); batches whose entity's silver
+    model is not selected stay pending. `full_refresh`: rebuild what is selected from
+    every batch so far.
+    """
     pending = state.manifests(status="bronze")
-    if not pending:
-        return []
+    if not pending and not (select or full_refresh or models_changed(transform_settings(project, storage, write=False))):
+        return ModelsOutcome([], ran=False)
+    everything = state.manifests(status="transformed") + pending
+    feed = everything if full_refresh else pending
     for entity in ENTITIES:
-        write_pending(storage, entity, [m.batch_id for m in pending if m.entity == entity])
-    settings = transform_settings(project, storage)
+        write_pending(storage, entity, [m.batch_id for m in feed if m.entity == entity])
+    settings = dataclasses.replace(transform_settings(project, storage),
+                                   entities=tuple(sorted(fed_entities(project) | {m.entity for m in feed})))
     project.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     stage = reporter.stage("silver + gold (SQLMesh)")
-    result = transform(settings, progress=lambda detail: stage.advance(detail=detail))
-    if result.rebuilt_models:
+    result = transform(settings, progress=lambda detail: stage.advance(detail=detail), select=select,
+                       full_refresh=full_refresh)
+    if result.rebuilt_models and not full_refresh:
         # a breaking model change gave an incremental table a new, empty version: replay
         # every batch so it holds the whole history again (unique-key merges keep it exact)
-        everything = state.manifests(status="transformed") + pending
         for entity in ENTITIES:
             write_pending(storage, entity, [m.batch_id for m in everything if m.entity == entity])
         stage.advance(detail=f"replaying {len(everything)} batch(es) into {', '.join(result.rebuilt_models)}")
-        transform(settings, progress=lambda detail: stage.advance(detail=detail))
+        transform(settings, progress=lambda detail: stage.advance(detail=detail), select=select)
     stage.done()
-    from cartflow.pipeline.entity_settings import reconcile_entities
-
-    breaks = [r for r in reconcile(settings, [m.batch_id for m in pending if m.entity == "order_lines"])
-              + reconcile_entities(settings, pending) if not r.ok]
+    done = [m for m in pending if result.evaluated is None or _silver_ran(m.entity, result.evaluated)]
+    checked = everything if full_refresh else done
+    by_entity: dict[str, list[str]] = {}
+    for m in checked:
+        by_entity.setdefault(m.entity, []).append(m.batch_id)
+    breaks = [r for r in reconcile_pending(settings, by_entity) if not r.ok]
     if breaks:
-        lines = "; ".join(str(b) for b in breaks)
+        lines = "; ".join(f"{b.entity} batch {b.batch_id}: bronze {b.bronze_rows} != silver {b.silver_rows} + "
+                          f"quarantine {b.quarantine_rows}" for b in breaks)
         raise ReconciliationError(f"reconciliation break, run stopped before publish: {lines}")
-    for m in pending:
+    for m in done:
         state.update_manifest(m.source, m.entity, m.batch_id, status="transformed")
-    return pending
+    return ModelsOutcome(done, ran=True)
+
+
+def _silver_ran(entity: str, evaluated: tuple[str, ...]) -> bool:
+    from cartflow.entities import ENTITIES as CONTRACTS
+
+    contract = CONTRACTS[entity]
+    return contract.silver_model in evaluated and contract.quarantine_model in evaluated

@@ -14,8 +14,7 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import duckdb
 
@@ -23,8 +22,9 @@ from cartflow.config import Project
 from cartflow.lake.storage import Storage
 from cartflow.publish.ddl import Dialect, create_schema, create_table
 from cartflow.runtime.state import StateStore
+from cartflow.transform.warehouse import WAREHOUSE_LAYERS, open_warehouse
 
-WAREHOUSE_LAYERS = ("silver", "gold")
+__all__ = ["WAREHOUSE_LAYERS", "CatalogTable", "build_catalog", "database_name", "ddl", "warehouse_tables"]
 
 
 @dataclass
@@ -126,59 +126,10 @@ def _parquet_facts(con: duckdb.DuckDBPyConnection, uri: str) -> tuple[int, list[
 
 
 def warehouse_tables(project: Project, storage: Storage | None = None) -> list[CatalogTable]:
-    """silver/gold from the warehouse's metadata, read-only; never blocks or writes."""
-    engine = project.config.warehouse.engine
-    if engine != "duckdb":
-        from cartflow.transform import spark as spark_engine  # lazily: DuckDB projects never need it
-
-        return spark_engine.catalog_tables(project)
-    path = project.warehouse_path
-    if not path.exists():
-        return []
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        return [CatalogTable(layer=layer, name="*", location=str(path), format="duckdb", rows=None,
-                             note=f"warehouse busy (a run holds it): {str(exc).splitlines()[0][:120]}")
-                for layer in WAREHOUSE_LAYERS]
-    try:
-        storage.prepare_duckdb(con)  # binding a view over the lake lists its files: an s3:// lake needs httpfs
-        return list(_describe_warehouse(con, path))
-    finally:
-        con.close()
-
-
-def _describe_warehouse(con: duckdb.DuckDBPyConnection, path: Path) -> Iterable[CatalogTable]:
-    names = con.execute(
-        "SELECT table_schema, table_name, table_type FROM information_schema.tables "
-        "WHERE table_schema IN (SELECT unnest(?)) ORDER BY 1, 2", [list(WAREHOUSE_LAYERS)]).fetchall()
-    computed = _computed_views(con)
-    for schema, name, kind in names:
-        fq = f'"{schema}"."{name}"'
-        columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {fq}").fetchall()]
-        if (schema, name) in computed:
-            # a VIEW model reads the lake on every query: counting it would scan bronze
-            yield CatalogTable(layer=schema, name=name, location=f"{path}#{schema}.{name}", format="duckdb view",
-                               rows=None, columns=columns, note="view model: computed on read, not stored")
-            continue
-        rows = con.execute(f"SELECT count(*) FROM {fq}").fetchone()[0]
-        yield CatalogTable(layer=schema, name=name, location=f"{path}#{schema}.{name}", format="duckdb",
-                           rows=int(rows), columns=columns,
-                           note="SQLMesh view over its current physical table" if kind == "VIEW" else "")
-
-
-def _computed_views(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
-    """silver/gold names whose SQLMesh physical object is itself a view (a `kind VIEW` model)."""
-    views = {(s, n): sql for s, n, sql in con.execute(
-        "SELECT schema_name, view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall()}
-    out = set()
-    for (schema, name), sql in views.items():
-        if schema not in WAREHOUSE_LAYERS:
-            continue
-        m = re.search(r'FROM\s+(?:"?[\w]+"?\.)?"?(\w+)"?\."?(\w+)"?\s*;?\s*$', sql.strip(), re.IGNORECASE)
-        if m and (m.group(1), m.group(2)) in views:
-            out.add((schema, name))
-    return out
+    """silver/gold from the warehouse's metadata, read-only; never blocks, writes or starts an engine."""
+    return [CatalogTable(layer=t.layer, name=t.name, location=t.location, format=t.format, rows=t.rows,
+                         columns=list(t.columns), note=t.note)
+            for t in open_warehouse(project, storage).catalog_tables(storage)]
 
 
 def ddl(tables: list[CatalogTable], dialect: Dialect, database: str, *, catalog: str = "hive",

@@ -1,4 +1,4 @@
-"""Publish: export gold tables and marts to `<lake>/marts/<table>/` as Parquet.
+"""Publish: export the published models (SQLMesh tag `publish`) to `<lake>/marts/<table>/` as Parquet.
 
 Each table is one Parquet object replaced atomically (rename locally, a single PUT on
 S3), so readers — `cartflow sql`, the API, the dashboard, Athena — never see half a
@@ -11,18 +11,15 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
-import duckdb
+from typing import Callable, Iterable
 
 from cartflow.lake.marts import table_key
 from cartflow.lake.storage import Storage
 from cartflow.runtime.state import utcnow
+from cartflow.transform.warehouse import DuckDBWarehouse, PublishedObject, Warehouse
 
 PUBLISHED_SCHEMAS = ("gold",)
-#: silver tables users need to see too: what was rejected, and why
-PUBLISHED_EXTRA = ("silver.quarantine_order_lines", "silver.quarantine_customers", "silver.quarantine_products",
-                   "silver.quarantine_transactions", "silver.quarantine_sales", "silver.quarantine_exchange_rates")
+"""What `publish` exports when it is given no list: every table of these schemas."""
 
 
 @dataclass
@@ -32,37 +29,28 @@ class PublishedTable:
     rows: int
 
 
-def publishable_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Fully qualified names of the warehouse's gold tables/views, plus the quarantine."""
-    rows = con.execute(
-        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-        "WHERE table_schema IN (SELECT unnest(?)) ORDER BY 1", [list(PUBLISHED_SCHEMAS)]
-    ).fetchall()
-    names = [r[0] for r in rows]
-    existing = {r[0] for r in con.execute(
-        "SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
-    return names + [t for t in PUBLISHED_EXTRA if t in existing]
-
-
-def publish(warehouse: Path, storage: Storage, progress: Callable[[str], None] | None = None,
-            memory_limit: str | None = None) -> list[PublishedTable]:
-    con = duckdb.connect(str(warehouse), read_only=True, config={"memory_limit": memory_limit} if memory_limit else {})
+def publish(warehouse: Warehouse | Path, storage: Storage, progress: Callable[[str], None] | None = None,
+            memory_limit: str | None = None, tables: Iterable[str] | None = None) -> list[PublishedTable]:
+    """Export `tables` ('schema.table'; the models SQLMesh tags `publish`, `runner.published_models`)
+    one Parquet object each, then `marts/_catalog.json`. Without `tables`: every gold table."""
+    if isinstance(warehouse, Path):
+        warehouse = DuckDBWarehouse(warehouse, config={"memory_limit": memory_limit} if memory_limit else {})
+    names = list(tables) if tables is not None else warehouse.tables(PUBLISHED_SCHEMAS)
     published: list[PublishedTable] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="cf-publish-") as tmp:
-            for fq in publishable_tables(con):
-                name = fq.split(".", 1)[1]
-                local = Path(tmp) / f"{name}.parquet"
-                con.execute(f"COPY (SELECT * FROM {fq}) TO '{local}' (FORMAT parquet, COMPRESSION zstd)")
-                rows = con.execute(f"SELECT count(*) FROM {fq}").fetchone()[0]
-                storage.write_file(table_key(name), local)
-                local.unlink()
-                published.append(PublishedTable(name, table_key(name), rows))
-                if progress:
-                    progress(name)
-    finally:
-        con.close()
+    objects: list[PublishedObject] = []
+    with tempfile.TemporaryDirectory(prefix="cf-publish-") as tmp:
+        for fq in names:
+            name = fq.split(".", 1)[1]
+            local = Path(tmp) / f"{name}.parquet"
+            rows = warehouse.export_table(fq, local)
+            storage.write_file(table_key(name), local)
+            local.unlink()
+            published.append(PublishedTable(name, table_key(name), rows))
+            objects.append(PublishedObject(fq, storage.uri(table_key(name))))
+            if progress:
+                progress(name)
     catalog = {"published_at": utcnow(),
                "tables": {t.name: {"key": t.key, "rows": t.rows} for t in published}}
     storage.write_bytes("marts/_catalog.json", json.dumps(catalog, indent=2).encode())
+    warehouse.published(storage, objects)
     return published

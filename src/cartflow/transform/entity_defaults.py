@@ -1,6 +1,6 @@
 """Inputs for the entity models when a caller gives none: empty files, shipped with the package.
 
-The pipeline always passes the real variables (`cartflow.pipeline.entity_settings`).
+The pipeline always passes the real variables (`cartflow.transform.inputs`).
 Callers that only know about order lines (SQLMesh unit tests, `transform()` on a bare
 order-line lake) still get a project that plans: the customers, products, transactions,
 sales and exchange-rate models then read these empty files and produce empty tables.
@@ -30,7 +30,7 @@ SETTINGS_SCHEMA = pa.schema([
 """`date_format`: the strptime format the source declared for its timestamps (DuckDB spelling, e.g.
 `%-m/%-d/%Y %-H:%M`), or NULL: then ISO 8601 and the `*_dates` rules apply. `timezone`: the shop's
 IANA zone (`[project] timezone`): naive timestamps are in it, and ISO timestamps with an offset are
-converted to it. Written per run by `cartflow.pipeline.entity_settings`; docs/columns.md."""
+converted to it. Written per run by `cartflow.transform.inputs`; docs/columns.md."""
 
 ENTITY_DEFAULTS: dict[str, object] = {
     **{f"bronze_{entity}": str(EMPTY_DIR / f"{entity}.parquet") for entity in ENTITIES},

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from sqlmesh import __version__ as sqlmesh_version
@@ -19,8 +20,9 @@ from sqlmesh import __version__ as sqlmesh_version
 PLANNED_FOLDERS = ("models", "macros", "audits")
 
 
-def project_fingerprint(project_dir: Path, variables: dict[str, Any], gateway: str) -> str:
-    """Equal fingerprints mean a plan would change nothing."""
+def project_fingerprint(project_dir: Path, variables: dict[str, Any], gateway: str,
+                        extra_files: Iterable[Path] = ()) -> str:
+    """Equal fingerprints mean a plan would change nothing; `extra_files`: the project's own."""
     digest = hashlib.sha256()
     digest.update(json.dumps({"variables": variables, "gateway": gateway, "sqlmesh": sqlmesh_version},
                              sort_keys=True, default=str).encode())
@@ -28,6 +30,8 @@ def project_fingerprint(project_dir: Path, variables: dict[str, Any], gateway: s
         for path in sorted((project_dir / folder).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in extra_files:
+        digest.update(str(path.resolve()).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 

@@ -2,16 +2,19 @@
 
 The pipeline calls :func:`transform` once per run, after it has written the bronze
 Parquet files and the pending-batch list. The SQLMesh config is built here in Python
-(no yaml next to the models) so the warehouse path and the lake variables come from
-``cartflow.toml`` through the caller, and so DuckDB commands never load a Spark gateway
-(that one lives in its own config, added with the Spark engine).
+(no yaml next to the models) so the warehouse and the lake variables come from
+``cartflow.toml`` through the caller; the gateway comes from the `Warehouse`
+(transform/warehouse.py), so DuckDB commands never load the Spark one. The cartflow
+project's own models/, audits/ and tests/ load beside the built-in ones
+(transform/project.py).
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +23,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from cartflow.transform.connection import duckdb_connection
+from cartflow.transform._console import CapturingConsole, model_name
 from cartflow.transform.entity_defaults import ENTITY_DEFAULTS
 from cartflow.transform.fingerprint import deployed_fingerprint, project_fingerprint, record_deployed
-from cartflow.transform._console import CapturingConsole, model_name
+from cartflow.transform.ledger import (BatchReconciliation, ReconciliationError, assert_reconciled,
+                                       reconcile as reconcile_batches)
+from cartflow.transform.project import (ProjectLoader, ProjectModelError, check_project_models, fed_models,
+                                        project_files, published_models as tagged_models, select as select_models,
+                                        short)
+from cartflow.transform.warehouse import DuckDBWarehouse, Warehouse
 
 PROJECT_DIR = Path(__file__).resolve().parent
 """The SQLMesh project: models/, audits/, macros/, tests/."""
@@ -34,25 +42,6 @@ DEFAULT_VARIABLES: dict[str, Any] = {
     **ENTITY_DEFAULTS,  # the multi-source entities read empty files unless the pipeline says otherwise
 }
 REQUIRED_VARIABLES = ("bronze_order_lines", "pending_order_lines")
-
-GOLD_TABLES = (
-    "gold.dim_customer",
-    "gold.dim_product",
-    "gold.dim_date",
-    "gold.fct_order_line",
-    "gold.fct_order",
-)
-MARTS = (
-    "gold.mart_revenue_daily",
-    "gold.mart_revenue_weekly",
-    "gold.mart_revenue_monthly",
-    "gold.mart_revenue_quarterly",
-    "gold.mart_top_products_by_season",
-    "gold.mart_customer_rfm",
-    "gold.mart_cohort_retention",
-    "gold.mart_customer_purchase_history",
-    "gold.mart_quarantine_summary",
-)
 
 Progress = Callable[[str], None]
 
@@ -65,31 +54,27 @@ class TransformError(RuntimeError):
         self.failed_models = failed_models or {}
 
 
-class ReconciliationError(RuntimeError):
-    """bronze rows != silver rows + quarantine rows for at least one batch."""
-
-    def __init__(self, broken: list[BatchReconciliation]) -> None:
-        lines = [
-            f"batch {b.batch_id}: bronze {b.bronze_rows} != silver {b.silver_rows}"
-            f" + quarantine {b.quarantine_rows}"
-            for b in broken
-        ]
-        super().__init__("order_lines do not reconcile:\n  " + "\n  ".join(lines))
-        self.broken = broken
-
-
 @dataclass(frozen=True)
 class TransformSettings:
-    warehouse: Path  # DuckDB file (the warehouse); SQLMesh state lives in it too
+    warehouse: Path
+    """The DuckDB file SQLMesh's plan marker sits beside: the warehouse itself (DuckDB, which
+    also holds SQLMesh's state), or a Spark project's views over what it published."""
     variables: dict[str, Any]  # bronze_order_lines, pending_order_lines, order_date_format, currency
-    gateway: str = "duckdb"  # or "spark" (transform/spark.py, its own SQLMesh config)
+    engine: Warehouse | None = None
+    """The warehouse (`transform.warehouse.open_warehouse`); None: DuckDB at `warehouse`."""
     connection_setup: Callable[[duckdb.DuckDBPyConnection], None] | None = None
     """Run on every DuckDB connection that reads the lake: httpfs + the S3 secret for an s3:// lake."""
     duckdb_config: dict[str, str] = field(default_factory=dict)
-    """DuckDB settings for the warehouse connection, e.g. {"memory_limit": "2GB"}."""
-    spark: Any | None = None
-    """cartflow.transform.spark.SparkSettings for the Spark config (spark.build_spark_config);
-    never read by the DuckDB config here, so DuckDB runs never import pyspark."""
+    """DuckDB settings for the warehouse connection when `engine` is None, e.g. {"memory_limit": "2GB"}."""
+    project_dir: Path | None = None
+    """The cartflow project: its models/, audits/ and tests/ load beside the built-in ones."""
+    entities: tuple[str, ...] | None = None
+    """Entities with input in this run; models only other entities feed are not evaluated. None: all."""
+
+    @property
+    def db(self) -> Warehouse:
+        """The warehouse these settings run on."""
+        return self.engine or DuckDBWarehouse(self.warehouse, self.connection_setup, self.duckdb_config)
 
 
 @dataclass(frozen=True)
@@ -108,6 +93,8 @@ class TransformResult:
     Such a table starts empty and only receives the batches pending in this run: the
     caller must replay every bronze batch (pending = all batch ids) to restore history.
     """
+    evaluated: tuple[str, ...] | None = None
+    """The models this run evaluated ('schema.name'), when not all of them (sources, --select)."""
 
 
 @dataclass(frozen=True)
@@ -115,18 +102,6 @@ class TableName:
     model: str  # e.g. "gold.mart_revenue_daily"
     virtual: str  # the view readers use, e.g. '"warehouse"."gold"."mart_revenue_daily"'
     physical: str  # the versioned table behind it
-
-
-@dataclass(frozen=True)
-class BatchReconciliation:
-    batch_id: str
-    bronze_rows: int
-    silver_rows: int
-    quarantine_rows: int
-
-    @property
-    def ok(self) -> bool:
-        return self.bronze_rows == self.silver_rows + self.quarantine_rows
 
 
 def variables_for(settings: TransformSettings) -> dict[str, Any]:
@@ -139,7 +114,7 @@ def variables_for(settings: TransformSettings) -> dict[str, Any]:
 
 
 def build_config(settings: TransformSettings) -> Any:
-    """The SQLMesh Config for the embedded DuckDB warehouse.
+    """The SQLMesh Config: the warehouse's gateway, the model defaults, the variables.
 
     cron '@daily' with allow_partials: every ``run(ignore_cron=True)`` finds a missing
     partial interval (the last one ends at "now", which is later than the end recorded
@@ -149,25 +124,15 @@ def build_config(settings: TransformSettings) -> Any:
     'five_minute': SQLMesh expands every interval since `start` in Python on each plan
     and run, and 16 years of five-minute intervals (1.7 M) cost ~60 s per call against
     ~0.1 s for days. Unique-key models ignore the interval bounds, so the unit changes
-    nothing else. SQLMesh state lives in the warehouse file itself.
+    nothing else. On DuckDB, SQLMesh state lives in the warehouse file itself.
     """
-    from sqlmesh.core.config import (
-        Config,
-        GatewayConfig,
-        ModelDefaultsConfig,
-    )
+    from sqlmesh.core.config import Config, ModelDefaultsConfig
 
-    if settings.gateway == "spark":
-        from cartflow.transform.spark import build_spark_config  # only Spark projects load it
-
-        return build_spark_config(settings)
-    if settings.gateway != "duckdb":
-        raise TransformError(f"gateway {settings.gateway!r} is not available in this config (only 'duckdb')")
     warehouse = Path(settings.warehouse).resolve()
+    name, gateway = settings.db.gateway()
     return Config(
-        gateways={"duckdb": GatewayConfig(connection=duckdb_connection(str(warehouse), settings.connection_setup,
-                                                                           settings.duckdb_config))},
-        default_gateway="duckdb",
+        gateways={name: gateway},
+        default_gateway=name,
         model_defaults=ModelDefaultsConfig(
             dialect="duckdb",
             start="2010-01-01",
@@ -179,20 +144,31 @@ def build_config(settings: TransformSettings) -> Any:
         disable_anonymized_analytics=True,
         # Keep SQLMesh's parse cache out of the source tree (it may be read-only).
         cache_dir=str(warehouse.parent / f".{warehouse.name}.sqlmesh-cache"),
+        loader=ProjectLoader,
+        loader_kwargs={"extra": str(Path(settings.project_dir).resolve())} if settings.project_dir else {},
     )
 
 
 @contextmanager
 def open_context(settings: TransformSettings, console: Any | None = None) -> Iterator[Any]:
-    """A loaded SQLMesh Context on the warehouse; its connection is closed on exit."""
+    """A loaded SQLMesh Context on the warehouse; its connection is closed on exit.
+
+    Raises TransformError naming the file (and line) of a project model that does not
+    parse or reads a model that does not exist, before anything is written.
+    """
     from sqlmesh import Context
     from sqlmesh.core.console import get_console, set_console
+    from sqlmesh.utils.errors import ConfigError
 
     Path(settings.warehouse).parent.mkdir(parents=True, exist_ok=True)
     previous = get_console()
     set_console(console or CapturingConsole())
     try:
-        context = Context(paths=PROJECT_DIR, config=build_config(settings))
+        try:
+            context = Context(paths=PROJECT_DIR, config=build_config(settings))
+            check_project_models(context, settings.project_dir)
+        except (ConfigError, ProjectModelError) as error:
+            raise TransformError(f"the project's models cannot load: {error}") from error
         try:
             yield context
         finally:
@@ -201,8 +177,14 @@ def open_context(settings: TransformSettings, console: Any | None = None) -> Ite
         set_console(previous)
 
 
-def transform(settings: TransformSettings, progress: Progress | None = None) -> TransformResult:
-    """Deploy model changes (plan, auto-applied) and run every model over the pending batches.
+def transform(settings: TransformSettings, progress: Progress | None = None, *,
+              select: Iterable[str] = (), full_refresh: bool = False) -> TransformResult:
+    """Deploy model changes (plan, auto-applied) and run the models over the pending batches.
+
+    Only the models an entity of `settings.entities` feeds are evaluated, and of those only
+    the `select`ed ones (`model+`: and what is downstream). `full_refresh` rebuilds them
+    (a SQLMesh restatement: unique-key tables are cleared and refilled from the pending
+    batches, so the caller makes every batch pending).
 
     Raises TransformError naming the failed model(s) and SQLMesh's error, including a
     failed blocking audit (e.g. reconciliation_holds).
@@ -212,37 +194,28 @@ def transform(settings: TransformSettings, progress: Progress | None = None) -> 
     started = time.perf_counter()
     _check_bronze(settings)
     with open_context(settings, console) as context:
-        fingerprint = project_fingerprint(PROJECT_DIR, variables_for(settings), settings.gateway)
-        marker = Path(settings.warehouse).with_name(f".{Path(settings.warehouse).name}.plan-fingerprint")
-        rebuilt: tuple[str, ...] = ()
-        planned = deployed_fingerprint(context, marker) != fingerprint
-        if not planned:
-            say("transform: models unchanged since the last plan, planning skipped")
-        else:
-            say("transform: planning")
-            before = _incremental_versions(context)
-            try:
-                # empty_backfill: the plan creates tables and views and records their
-                # intervals without computing them; the run right after evaluates every
-                # model once anyway (see build_config), so a deploy costs one evaluation,
-                # not two. Unit tests run in the test suite, not on every pipeline run.
-                context.plan(auto_apply=True, no_prompts=True, skip_tests=True, empty_backfill=True)
-            except Exception as error:  # noqa: BLE001 - re-raised with the model named
-                raise _error("plan", console, error) from error
-            after = _incremental_versions(context)
-            rebuilt = tuple(sorted(name for name, version in after.items()
-                                   if name in before and before[name] != version))
-            record_deployed(context, marker, fingerprint)
-        if rebuilt:
-            say(f"transform: new table versions for {', '.join(rebuilt)}: replay all batches to restore history")
+        rebuilt, planned = _deploy(settings, context, console, say)
+        chosen = _chosen(settings, context, select)
+        names = sorted(short(fqn) for fqn in chosen) if chosen is not None else None
         planned_at = time.perf_counter()
-        say("transform: running")
+        if names is not None:
+            say(f"transform: evaluating {len(names)} of {len(context.models)} models")
         try:
-            status = context.run(ignore_cron=True)
+            if full_refresh:
+                say("transform: full refresh (restating " + (", ".join(names) if names else "every model") + ")")
+                context.plan(auto_apply=True, no_prompts=True, skip_tests=True,
+                             restate_models=names or [short(fqn) for fqn in context.models])
+                from sqlmesh.utils import CompletionStatus
+
+                status = CompletionStatus.SUCCESS
+            else:
+                say("transform: running")
+                status = context.run(ignore_cron=True, select_models=names, no_auto_upstream=names is not None)
         except Exception as error:  # noqa: BLE001
             raise _error("run", console, error) from error
         if status.is_failure:
             raise _error("run", console, None)
+        _record_published(settings, tagged_models(context, settings.project_dir))
         finished = time.perf_counter()
     say(f"transform: {status.value} in {finished - started:.1f}s")
     return TransformResult(
@@ -253,7 +226,68 @@ def transform(settings: TransformSettings, progress: Progress | None = None) -> 
         model_seconds=dict(console.model_seconds),
         planned=planned,
         rebuilt_models=rebuilt,
+        evaluated=tuple(names) if names is not None else None,
     )
+
+
+def _fingerprint(settings: TransformSettings) -> tuple[str, Path]:
+    fingerprint = project_fingerprint(PROJECT_DIR, variables_for(settings), settings.db.engine,
+                                      project_files(settings.project_dir))
+    return fingerprint, Path(settings.warehouse).with_name(f".{Path(settings.warehouse).name}.plan-fingerprint")
+
+
+def models_changed(settings: TransformSettings) -> bool:
+    """True when the models (built-in or the project's) changed since the last applied plan.
+
+    Cheap (no SQLMesh load): a run without new batches still deploys and evaluates a new
+    or edited project model when this says so.
+    """
+    fingerprint, marker = _fingerprint(settings)
+    try:
+        recorded = marker.read_text().split()[1]
+    except (OSError, IndexError):
+        return True
+    return recorded != fingerprint or not published_record(settings).exists()
+
+
+def _deploy(settings: TransformSettings, context: Any, console: CapturingConsole,
+            say: Progress) -> tuple[tuple[str, ...], bool]:
+    """Apply a plan when the project changed since the last one; return (rebuilt models, planned)."""
+    fingerprint, marker = _fingerprint(settings)
+    if deployed_fingerprint(context, marker) == fingerprint:
+        say("transform: models unchanged since the last plan, planning skipped")
+        return (), False
+    say("transform: planning")
+    before = _incremental_versions(context)
+    try:
+        # empty_backfill: the plan creates tables and views and records their
+        # intervals without computing them; the run right after evaluates every
+        # model once anyway (see build_config), so a deploy costs one evaluation,
+        # not two. Unit tests run in `cartflow test`, not on every pipeline run.
+        context.plan(auto_apply=True, no_prompts=True, skip_tests=True, empty_backfill=True)
+    except Exception as error:  # noqa: BLE001 - re-raised with the model named
+        raise _error("plan", console, error) from error
+    after = _incremental_versions(context)
+    rebuilt = tuple(sorted(name for name, version in after.items() if name in before and before[name] != version))
+    record_deployed(context, marker, fingerprint)
+    if rebuilt:
+        say(f"transform: new table versions for {', '.join(rebuilt)}: replay all batches to restore history")
+    return rebuilt, True
+
+
+def _chosen(settings: TransformSettings, context: Any, select: Iterable[str]) -> set[str] | None:
+    """fqns to evaluate, or None for every model."""
+    fed = fed_models(context, settings.entities)
+    selections = list(select)
+    if selections:
+        try:
+            picked = select_models(context, selections)
+        except ProjectModelError as error:
+            raise TransformError(str(error)) from error
+        fed = picked if fed is None else picked & fed
+    if fed is not None and len(fed) == len(context.models):
+        return None
+    return fed
 
 
 def _incremental_versions(context: Any) -> dict[str, str]:
@@ -291,14 +325,40 @@ def _error(stage: str, console: CapturingConsole, error: BaseException | None) -
     return TransformError(f"SQLMesh {stage} failed: {error or 'see SQLMesh log'}")
 
 
-def table_names(settings: TransformSettings, models: Iterable[str] = GOLD_TABLES + MARTS) -> list[TableName]:
-    """Fully qualified virtual (view) and physical names of the deployed gold tables and marts.
+def published_record(settings: TransformSettings) -> Path:
+    """Where the last transform wrote the list of models to publish (read by publish)."""
+    return Path(settings.warehouse).with_name(f".{Path(settings.warehouse).name}.published.json")
+
+
+def _record_published(settings: TransformSettings, models: list[str]) -> None:
+    path = published_record(settings)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"published": models}, indent=2))
+    tmp.replace(path)
+
+
+def published_models(settings: TransformSettings) -> list[str]:
+    """'schema.table' of the models to publish, as the loaded SQLMesh project tags them.
+
+    Written by every `transform` from its loaded context (so it is the project that was
+    just run); read from the project itself when no transform ran here yet.
+    """
+    try:
+        return list(json.loads(published_record(settings).read_text())["published"])
+    except (OSError, ValueError, KeyError):
+        with open_context(settings) as context:
+            return tagged_models(context, settings.project_dir)
+
+
+def table_names(settings: TransformSettings, models: Iterable[str] | None = None) -> list[TableName]:
+    """Fully qualified virtual (view) and physical names of deployed models (default: the published gold ones).
 
     Read from the prod environment in SQLMesh state, so they are the tables the last
     applied plan built, not what the model files on disk would build.
     """
-    wanted = list(models)
     with open_context(settings) as context:
+        wanted = list(models) if models is not None else [
+            m for m in tagged_models(context, settings.project_dir) if m.startswith("gold.")]
         environment = context.state_reader.get_environment("prod")
         if environment is None:
             raise TransformError(f"no deployed SQLMesh environment in {settings.warehouse}: run transform first")
@@ -327,60 +387,23 @@ def _quote(name: str) -> str:
 
 def read_table(settings: TransformSettings, name: str) -> pa.Table:
     """Read a warehouse table or view (e.g. 'gold.mart_revenue_daily') into Arrow, read-only."""
-    with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
-        return connection.sql(f"SELECT * FROM {name}").to_arrow_table()
+    return settings.db.read_table(name)
 
 
-def reconcile(settings: TransformSettings, batch_ids: Iterable[str]) -> list[BatchReconciliation]:
-    """Per batch: rows in the bronze Parquet vs rows in silver + quarantine in the warehouse.
+def reconcile(settings: TransformSettings, batch_ids: Iterable[str],
+              entity: str = "order_lines") -> list[BatchReconciliation]:
+    """Per batch of `entity`: rows in its bronze Parquet vs rows in silver + quarantine."""
+    return reconcile_pending(settings, {entity: batch_ids})
 
-    Independent of the SQLMesh audit of the same rule: bronze is counted from the files
-    themselves, so a view or model bug cannot hide a loss.
-    """
-    ids = sorted(set(batch_ids))
-    if not ids:
-        return []
+
+def reconcile_pending(settings: TransformSettings, pending: Mapping[str, Iterable[str]]) -> list[BatchReconciliation]:
+    """Per entity and batch (`pending`: entity -> batch ids), bronze = silver + quarantine (transform.ledger)."""
     variables = variables_for(settings)
-    with duckdb.connect() as lake:
-        if settings.connection_setup:
-            settings.connection_setup(lake)
-        bronze = dict(
-            lake.execute(
-                "SELECT _batch_id, COUNT(*) FROM read_parquet(?) "
-                "WHERE _batch_id IN (SELECT UNNEST(?)) GROUP BY _batch_id",
-                [variables["bronze_order_lines"], ids],
-            ).fetchall()
-        )
-    if settings.gateway == "spark":
-        from cartflow.transform.spark import batch_counts
-
-        silver = batch_counts(settings, "silver.order_lines", ids)
-        quarantine = batch_counts(settings, "silver.quarantine_order_lines", ids)
-    else:
-        with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse:
-            silver = _counts(warehouse, "silver.order_lines", ids)
-            quarantine = _counts(warehouse, "silver.quarantine_order_lines", ids)
-    return [
-        BatchReconciliation(
-            batch_id=batch_id,
-            bronze_rows=int(bronze.get(batch_id, 0)),
-            silver_rows=int(silver.get(batch_id, 0)),
-            quarantine_rows=int(quarantine.get(batch_id, 0)),
-        )
-        for batch_id in ids
-    ]
+    wanted = {entity: list(ids) for entity, ids in pending.items()}
+    bronze = {entity: str(variables[f"bronze_{entity}"]) for entity in wanted}
+    return reconcile_batches(settings.db, bronze, wanted, settings.connection_setup)
 
 
-def assert_reconciled(results: Iterable[BatchReconciliation]) -> None:
-    """Raise ReconciliationError when any batch lost or doubled rows."""
-    broken = [result for result in results if not result.ok]
-    if broken:
-        raise ReconciliationError(broken)
-
-
-def _counts(connection: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> dict[str, int]:
-    rows = connection.execute(
-        f"SELECT _batch_id, COUNT(*) FROM {table} WHERE _batch_id IN (SELECT UNNEST(?)) GROUP BY _batch_id",
-        [ids],
-    ).fetchall()
-    return {batch_id: int(count) for batch_id, count in rows}
+__all__ = ["BatchReconciliation", "ReconciliationError", "TransformError", "TransformResult", "TransformSettings",
+           "TableName", "assert_reconciled", "open_context", "published_models", "read_table", "reconcile", "reconcile_pending",
+           "table_names", "transform"]

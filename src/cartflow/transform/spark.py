@@ -1,8 +1,8 @@
 """The Spark engine: the same SQLMesh models through a Spark gateway, in a config of its own.
 
-Why a separate config: building a SQLMesh Spark connection starts a JVM (5–30 s, ~1 GB),
-so the DuckDB config in `runner.build_config` never mentions Spark, and nothing here is
-imported unless `[warehouse] engine = "spark"`.
+Why a module of its own: building a SQLMesh Spark connection starts a JVM (5–30 s, ~1 GB),
+so the DuckDB warehouse never mentions Spark, and nothing here is imported unless
+`[warehouse] engine = "spark"` (`transform.warehouse.open_warehouse`).
 
 Locally (`spark_master = "local[*]"`) Spark keeps its tables under
 `.cartflow/spark/warehouse` with an embedded Derby metastore; in production point
@@ -13,7 +13,6 @@ and warehouse location. SQLMesh's own state stays in a DuckDB file next to the m
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from cartflow.runtime.state import utcnow
 
@@ -30,9 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from cartflow.config import Project
     from cartflow.lake.storage import Storage
-    from cartflow.publish.catalog import CatalogTable
-    from cartflow.publish.marts import PublishedTable
-    from cartflow.transform.runner import TransformSettings
+    from cartflow.transform.warehouse import PublishedObject, WarehouseTable
 
 LOG4J2 = """\
 rootLogger.level = error
@@ -136,31 +133,72 @@ def stop() -> None:
         active.stop()
 
 
-# -- SQLMesh ---------------------------------------------------------------------------
-def build_spark_config(settings: "TransformSettings") -> Any:
-    """The DuckDB config's models, defaults and variables, with a Spark gateway instead."""
-    from sqlmesh.core.config import DuckDBConnectionConfig, GatewayConfig
+# -- the Warehouse on Spark ------------------------------------------------------------
+class SparkWarehouse:
+    """`transform.warehouse.Warehouse` on Spark; SQLMesh's state stays in a DuckDB file.
 
-    from cartflow.transform import runner
-    from cartflow.transform.spark_adapter import ParquetSparkConnectionConfig
+    `mirror`: a DuckDB file given views over the published Parquet (`gold.<table>`), so
+    the readers written against the DuckDB warehouse (serving refresh, quality checks)
+    work unchanged on a Spark project, reading only what was published.
+    """
 
-    s: SparkSettings = settings.spark or SparkSettings()
-    _prepare(s)
-    base = runner.build_config(dataclasses.replace(settings, gateway="duckdb", spark=None))
-    gateway = GatewayConfig(
-        connection=ParquetSparkConnectionConfig(config=spark_conf(s), concurrent_tasks=1),
-        state_connection=DuckDBConnectionConfig(database=str(s.state_db.resolve())),
-    )
-    return base.model_copy(update={"gateways": {"spark": gateway}, "default_gateway": "spark"})
+    engine = "spark"
 
+    def __init__(self, settings: SparkSettings, mirror: Path) -> None:
+        self.settings = settings
+        self.path = Path(mirror)
 
-def batch_counts(settings: "TransformSettings", table: str, ids: list[str]) -> dict[str, int]:
-    """Rows per `_batch_id` in a warehouse table, on Spark (the reconciliation's warehouse side)."""
-    spark = session(settings.spark or SparkSettings())
-    quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
-    rows = spark.sql(f"SELECT _batch_id, count(*) AS n FROM {table} WHERE _batch_id IN ({quoted}) "
-                     "GROUP BY _batch_id").collect()
-    return {r["_batch_id"]: int(r["n"]) for r in rows}
+    def gateway(self) -> tuple[str, Any]:
+        from sqlmesh.core.config import DuckDBConnectionConfig, GatewayConfig
+
+        from cartflow.transform.spark_adapter import ParquetSparkConnectionConfig
+
+        _prepare(self.settings)
+        return "spark", GatewayConfig(
+            connection=ParquetSparkConnectionConfig(config=spark_conf(self.settings), concurrent_tasks=1),
+            state_connection=DuckDBConnectionConfig(database=str(self.settings.state_db.resolve())),
+        )
+
+    @property
+    def spark(self) -> "SparkSession":
+        return session(self.settings)
+
+    def batch_counts(self, table: str, batch_ids: list[str]) -> dict[str, int]:
+        quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in batch_ids)
+        rows = self.spark.sql(f"SELECT _batch_id, count(*) AS n FROM {table} WHERE _batch_id IN ({quoted}) "
+                              "GROUP BY _batch_id").collect()
+        return {r["_batch_id"]: int(r["n"]) for r in rows}
+
+    def row_count(self, table: str) -> int | None:
+        if not _exists(self.spark, table):
+            return None
+        return int(self.spark.table(table).count())
+
+    def value_counts(self, table: str, column: str) -> dict[str, int]:
+        rows = self.spark.sql(f"SELECT {column} AS v, count(*) AS n FROM {table} GROUP BY {column} "
+                              "ORDER BY n DESC").collect()
+        return {r["v"]: int(r["n"]) for r in rows}
+
+    def read_table(self, table: str) -> Any:
+        return read_table(self.settings, table)
+
+    def export_table(self, table: str, target: Path) -> int:
+        df = self.spark.table(table)
+        with tempfile.TemporaryDirectory(prefix="cf-spark-publish-") as tmp:
+            out = Path(tmp) / "out"
+            df.coalesce(1).write.mode("overwrite").option("compression", "zstd").parquet(str(out))
+            shutil.move(str(next(out.glob("part-*.parquet"))), target)
+        return int(df.count())
+
+    def tables(self, schemas: Iterable[str]) -> list[str]:
+        return warehouse_tables(self.settings, tuple(schemas))
+
+    def published(self, storage: "Storage", objects: list["PublishedObject"]) -> None:
+        write_catalog(self.settings)
+        write_mirror(self.path, objects)
+
+    def catalog_tables(self, storage: "Storage | None" = None) -> list["WarehouseTable"]:
+        return catalog_tables(self.settings)
 
 
 def read_table(s: SparkSettings, name: str) -> Any:
@@ -177,56 +215,18 @@ def warehouse_tables(s: SparkSettings, schemas: tuple[str, ...] = WAREHOUSE_LAYE
     return sorted(names)
 
 
-# -- the pipeline's warehouse-side steps on Spark ---------------------------------------
-def publish_spark(s: SparkSettings, storage: "Storage", mirror: Path | None = None,
-                  progress: Callable[[str], None] | None = None) -> list["PublishedTable"]:
-    """Same contract as `publish.marts.publish`: one Parquet object per table, catalog last.
-
-    `mirror`: a DuckDB file given views over the published Parquet (`gold.<table>`), so the
-    readers written against the DuckDB warehouse (serving refresh, quality checks) work
-    unchanged on a Spark project, reading only what was published.
-    """
-    from cartflow.lake.marts import table_key
-    from cartflow.publish.marts import PUBLISHED_EXTRA, PublishedTable
-
-    spark = session(s)
-    names = warehouse_tables(s, ("gold",)) + [t for t in PUBLISHED_EXTRA if _exists(spark, t)]
-    published = []
-    with tempfile.TemporaryDirectory(prefix="cf-spark-publish-") as tmp:
-        for fq in names:
-            name = fq.split(".", 1)[1]
-            df = spark.table(fq)
-            out = Path(tmp) / name
-            df.coalesce(1).write.mode("overwrite").option("compression", "zstd").parquet(str(out))
-            part = next(out.glob("part-*.parquet"))
-            storage.write_file(table_key(name), part)
-            shutil.rmtree(out)
-            published.append(PublishedTable(name, table_key(name), df.count()))
-            if progress:
-                progress(name)
-    catalog = {"published_at": utcnow(),
-               "tables": {t.name: {"key": t.key, "rows": t.rows} for t in published}}
-    storage.write_bytes("marts/_catalog.json", json.dumps(catalog, indent=2).encode())
-    write_catalog(s)
-    if mirror is not None:
-        write_mirror(mirror, storage, published)
-    return published
-
-
-def write_mirror(path: Path, storage: "Storage", published: list["PublishedTable"]) -> None:
+def write_mirror(path: Path, objects: list["PublishedObject"]) -> None:
+    """Views `<schema>.<table>` over each published Parquet object, in a DuckDB file."""
     import duckdb
 
-    from cartflow.publish.marts import PUBLISHED_EXTRA
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    extra = {t.split(".", 1)[1]: t.split(".", 1)[0] for t in PUBLISHED_EXTRA}
     con = duckdb.connect(str(path))
     try:
-        for t in published:
-            schema = extra.get(t.name, "gold")
-            uri = storage.uri(t.key).replace("'", "''")
+        for o in objects:
+            schema, name = o.table.split(".", 1)
+            uri = o.uri.replace("'", "''")
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            con.execute(f'CREATE OR REPLACE VIEW "{schema}"."{t.name}" AS SELECT * FROM read_parquet(\'{uri}\')')
+            con.execute(f'CREATE OR REPLACE VIEW "{schema}"."{name}" AS SELECT * FROM read_parquet(\'{uri}\')')
     finally:
         con.close()
 
@@ -234,22 +234,6 @@ def write_mirror(path: Path, storage: "Storage", published: list["PublishedTable
 def _exists(spark: Any, fq: str) -> bool:
     schema, name = fq.split(".", 1)
     return bool(spark.catalog.databaseExists(schema) and spark.catalog.tableExists(name, schema))
-
-
-def layer_counts(s: SparkSettings, state: Any) -> tuple[dict[str, int], dict[str, int]]:
-    """`pipeline.run.layer_counts`, answered by Spark."""
-    spark = session(s)
-    count = lambda t: int(spark.table(t).count())  # noqa: E731
-    layers = {
-        "raw": sum(m.rows or 0 for m in state.manifests(status="transformed")),
-        "silver": count("silver.order_lines"),
-        "quarantine": count("silver.quarantine_order_lines"),
-        "gold fct_order_line": count("gold.fct_order_line"),
-        "gold fct_order": count("gold.fct_order"),
-    }
-    reasons = {r["reason"]: int(r["n"]) for r in spark.sql(
-        "SELECT reason, count(*) AS n FROM silver.quarantine_order_lines GROUP BY reason ORDER BY n DESC").collect()}
-    return layers, reasons
 
 
 def write_catalog(s: SparkSettings) -> None:
@@ -267,15 +251,15 @@ def write_catalog(s: SparkSettings) -> None:
     os.replace(tmp, path)
 
 
-def catalog_tables(project: "Project") -> list["CatalogTable"]:
-    from cartflow.publish.catalog import CatalogTable
+def catalog_tables(s: SparkSettings) -> list["WarehouseTable"]:
+    """What the last Spark run recorded (`write_catalog`): no JVM is started to list tables."""
+    from cartflow.transform.warehouse import WarehouseTable
 
-    s = SparkSettings.from_project(project)
     path = s.work_dir / CATALOG_FILE
     if not path.exists():
         return []
     meta = json.loads(path.read_text())
-    return [CatalogTable(layer=t["layer"], name=t["name"], location=t["location"], format="spark",
-                         rows=t["rows"], columns=[tuple(c) for c in t["columns"]],  # type: ignore[misc]
-                         note=f"as of the last Spark run ({meta['written_at']})")
+    return [WarehouseTable(layer=t["layer"], name=t["name"], location=t["location"], format="spark",
+                           rows=t["rows"], columns=[(c[0], c[1]) for c in t["columns"]],
+                           note=f"as of the last Spark run ({meta['written_at']})")
             for t in meta["tables"]]

@@ -36,6 +36,7 @@
 */
 MODEL (
   name gold.dim_customer,
+  tags (publish),
   kind INCREMENTAL_BY_UNIQUE_KEY (
     unique_key customer_sk
   ),

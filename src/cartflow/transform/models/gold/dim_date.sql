@@ -12,6 +12,7 @@
 */
 MODEL (
   name gold.dim_date,
+  tags (publish),
   kind FULL,
   grain date_day,
   description 'Date spine covering the order lines: calendar, ISO week and meteorological season.',

@@ -22,6 +22,7 @@
 */
 MODEL (
   name gold.dim_product,
+  tags (publish),
   kind INCREMENTAL_BY_UNIQUE_KEY (
     unique_key product_sk
   ),

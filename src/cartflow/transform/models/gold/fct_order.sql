@@ -9,6 +9,7 @@
 */
 MODEL (
   name gold.fct_order,
+  tags (publish),
   kind INCREMENTAL_BY_UNIQUE_KEY (
     unique_key invoice_no
   ),

@@ -21,6 +21,7 @@
 */
 MODEL (
   name gold.fct_order_line,
+  tags (publish),
   kind INCREMENTAL_BY_UNIQUE_KEY (
     unique_key order_line_id
   ),

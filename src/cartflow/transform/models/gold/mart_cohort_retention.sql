@@ -7,6 +7,7 @@
 */
 MODEL (
   name gold.mart_cohort_retention,
+  tags (publish),
   kind FULL,
   grain (cohort_month, months_since_first),
   description 'Monthly cohorts (first purchase month): active customers and retention share per month since.',

@@ -7,6 +7,7 @@
 */
 MODEL (
   name gold.mart_customer_purchase_history,
+  tags (publish),
   kind FULL,
   grain (customer_id, invoice_no),
   description 'Purchase history per known customer: one row per invoice, newest first.',

@@ -18,6 +18,7 @@
 */
 MODEL (
   name gold.mart_customer_rfm,
+  tags (publish),
   kind FULL,
   grain customer_id,
   description 'RFM scores (1-5 quintiles) and segment per known customer.',

@@ -3,6 +3,7 @@
 */
 MODEL (
   name gold.mart_quarantine_summary,
+  tags (publish),
   kind FULL,
   grain (entity, reason),
   description 'Quarantined rows per entity and reason code.',

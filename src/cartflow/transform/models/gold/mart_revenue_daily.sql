@@ -8,6 +8,7 @@
 */
 MODEL (
   name gold.mart_revenue_daily,
+  tags (publish),
   kind FULL,
   grain period_start,
   description 'Revenue per day: gross, returns, net, orders, customers, average order value.',

@@ -8,6 +8,7 @@
 */
 MODEL (
   name gold.mart_revenue_monthly,
+  tags (publish),
   kind FULL,
   grain period_start,
   description 'Revenue per calendar month: gross, returns, net, orders, customers, average order value.',

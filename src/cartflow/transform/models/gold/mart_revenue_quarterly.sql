@@ -8,6 +8,7 @@
 */
 MODEL (
   name gold.mart_revenue_quarterly,
+  tags (publish),
   kind FULL,
   grain period_start,
   description 'Revenue per calendar quarter: gross, returns, net, orders, customers, average order value.',

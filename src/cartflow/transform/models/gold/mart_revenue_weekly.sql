@@ -8,6 +8,7 @@
 */
 MODEL (
   name gold.mart_revenue_weekly,
+  tags (publish),
   kind FULL,
   grain period_start,
   description 'Revenue per ISO week (Monday start): gross, returns, net, orders, customers, average order value.',

@@ -5,6 +5,7 @@
 */
 MODEL (
   name gold.mart_source_rows,
+  tags (publish),
   kind FULL,
   grain (entity, source),
   description 'Rows received, kept (silver) and quarantined per entity and source.',

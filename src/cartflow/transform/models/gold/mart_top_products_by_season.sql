@@ -10,6 +10,7 @@
 */
 MODEL (
   name gold.mart_top_products_by_season,
+  tags (publish),
   kind FULL,
   grain (season_year, season, ranking, rank),
   description 'Top 10 products per meteorological season and season year, by revenue and by quantity.',

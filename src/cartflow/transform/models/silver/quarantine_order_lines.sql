@@ -8,6 +8,7 @@
 */
 MODEL (
   name silver.quarantine_order_lines,
+  tags (publish),
   kind INCREMENTAL_BY_UNIQUE_KEY (
     unique_key (_batch_id, _source_row)
   ),

@@ -3,6 +3,7 @@
 */
 MODEL (
   name silver.quarantine_transactions,
+  tags (publish),
   kind INCREMENTAL_BY_UNIQUE_KEY (
     unique_key (_batch_id, _source_row)
   ),

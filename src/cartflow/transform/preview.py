@@ -1,0 +1,126 @@
+"""`cartflow plan` and `cartflow test`: what a run would change, and the project's checks.
+
+`plan_preview` builds the SQLMesh plan a run would apply and reads it without applying
+it: the models added, changed (breaking: rebuilt from every batch; non-breaking:
+downstream kept) or removed, the intervals to backfill, and which models a run evaluates
+(those the enabled sources feed). `check_project` runs the SQLMesh unit tests (built-in
+and `<project>/tests/*.yaml`) and every model's audits against the deployed tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from cartflow.transform._console import CapturingConsole
+from cartflow.transform.project import fed_models, project_models, short
+from cartflow.transform.runner import TransformError, TransformSettings, open_context
+
+START = "2010-01-01"
+"""The model defaults' start (runner.build_config): audits cover everything since."""
+
+
+@dataclass(frozen=True)
+class ModelChange:
+    model: str
+    change: str  # "added", "breaking", "non-breaking", "metadata", "indirect", "removed"
+    origin: str  # "built-in" or "project"
+    backfill: str = ""  # the intervals a plan would fill, e.g. "2010-01-01 .. 2024-05-01"
+
+
+@dataclass
+class PlanPreview:
+    changes: list[ModelChange] = field(default_factory=list)
+    models: int = 0
+    evaluated: list[str] | None = None
+    """Models a run evaluates, when not all (entities without an enabled source are skipped)."""
+    deployed: bool = True
+    """False before the first run: every model is new."""
+
+
+@dataclass
+class CheckResult:
+    tests_run: int = 0
+    test_failures: list[str] = field(default_factory=list)
+    audits_run: int = 0
+    audit_failures: list[str] = field(default_factory=list)
+    audits_skipped: str = ""
+    """Why audits did not run (no deployed tables yet), if they did not."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.test_failures and not self.audit_failures
+
+
+def plan_preview(settings: TransformSettings) -> PlanPreview:
+    """The plan a run would apply, read and discarded (nothing is written)."""
+    with open_context(settings, CapturingConsole()) as context:
+        ours = project_models(context, settings.project_dir)
+        deployed = context.state_reader.get_environment("prod") is not None
+        try:
+            plan = context.plan_builder("prod", skip_tests=True).build()
+        except Exception as error:  # noqa: BLE001 - SQLMesh's error, with the model named
+            raise TransformError(f"SQLMesh plan failed: {error}") from error
+        origin = {short(fqn): ("project" if fqn in ours else "built-in") for fqn in context.models}
+        backfill = {short(si.snapshot_id.name): _span(si.intervals) for si in plan.missing_intervals}
+        changes: list[ModelChange] = []
+        diff = plan.context_diff
+        for snapshot in sorted(plan.new_snapshots, key=lambda s: s.name):
+            name = short(snapshot.name)
+            if snapshot.snapshot_id in diff.added:
+                kind = "added"
+            elif name in {short(n) for n in plan.directly_modified}:
+                kind = _category(snapshot)
+            else:
+                kind = "indirect"
+            changes.append(ModelChange(name, kind, origin.get(name, "built-in"), backfill.get(name, "")))
+        for removed in sorted(diff.removed_snapshots.values(), key=lambda s: s.name):
+            changes.append(ModelChange(short(removed.name), "removed", "", ""))
+        fed = fed_models(context, settings.entities)
+        return PlanPreview(changes=changes, models=len(context.models),
+                           evaluated=sorted(short(f) for f in fed) if fed is not None else None, deployed=deployed)
+
+
+def _category(snapshot: Any) -> str:
+    category = getattr(snapshot, "change_category", None)
+    name = getattr(category, "name", "") or ""
+    return {"BREAKING": "breaking", "NON_BREAKING": "non-breaking", "METADATA": "metadata",
+            "FORWARD_ONLY": "forward-only", "INDIRECT_BREAKING": "breaking",
+            "INDIRECT_NON_BREAKING": "non-breaking"}.get(name, "changed")
+
+
+def _span(intervals: list[tuple[int, int]]) -> str:
+    if not intervals:
+        return ""
+    first, last = intervals[0][0], intervals[-1][1]
+    fmt = lambda ms: datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d")  # noqa: E731
+    return f"{fmt(first)} .. {fmt(last)} ({len(intervals)} day(s))"
+
+
+def check_project(settings: TransformSettings) -> CheckResult:
+    """SQLMesh unit tests (built-in and the project's), then every audit on the deployed tables."""
+    result = CheckResult()
+    with open_context(settings, CapturingConsole()) as context:
+        tests = context.test()
+        result.tests_run = tests.testsRun
+        result.test_failures = [f"{test}: {_first_line(error)}" for test, error in tests.failures + tests.errors]
+        if context.state_reader.get_environment("prod") is None:
+            result.audits_skipped = "no tables yet: audits run after the first `cartflow run`"
+            return result
+        end = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        for fqn, snapshot in sorted(context.snapshots.items()):
+            for audit in context.snapshot_evaluator.audit(snapshot=snapshot, start=START, end=end,
+                                                          snapshots=context.snapshots):
+                if audit.skipped:
+                    continue
+                result.audits_run += 1
+                if audit.count:
+                    result.audit_failures.append(f"{short(fqn)}: audit {audit.audit.name} found {audit.count} "
+                                                 "row(s) that break it")
+    return result
+
+
+def _first_line(error: Any) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else str(error)
