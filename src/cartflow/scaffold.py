@@ -154,7 +154,7 @@ EXAMPLE_MART_SQL = '''\
   may select from any of them (silver.*, gold.*: `cartflow catalog` lists them). A
   model in the gold schema is published with the marts: `cartflow sql "SELECT * FROM
   mart_revenue_by_country"`. Preview a change with `cartflow plan`; check it with
-  `cartflow test` (tests/*.yaml, audits); rebuild only it with
+  `cartflow test` (the YAML tests in tests/, and audits); rebuild only it with
   `cartflow run --select gold.mart_revenue_by_country`. Delete the file to drop it.
   See docs/extending.md.
 */

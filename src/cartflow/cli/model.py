@@ -9,7 +9,7 @@ import typer
 
 from cartflow.cli._app import app
 from cartflow.cli._common import ProjectOpt, fail, load
-from cartflow.console import console, table
+from cartflow.console import console
 
 if TYPE_CHECKING:  # pragma: no cover
     from cartflow.config import Project
@@ -43,18 +43,21 @@ def plan(project: ProjectOpt = Path(".")) -> None:
         fail(str(exc), 3)
     except TransformError as exc:
         fail(str(exc), 1)
+    say = lambda text: console.print(text, soft_wrap=True, highlight=False, markup=False)  # noqa: E731
     if not preview.deployed:
-        console.print("no models deployed yet: the first `cartflow run` creates every model below")
+        say("no models deployed yet: the first `cartflow run` creates every model below")
     if preview.changes:
-        rows = [(c.model, c.change, c.origin, c.backfill) for c in preview.changes]
-        console.print(table(f"Changes ({len(rows)} of {preview.models} models)",
-                            ["model", "change", "from", "backfill"], rows))
+        say(f"The next run changes {len(preview.changes)} of {preview.models} models:")
+        for c in preview.changes:
+            say(f"  {c.change:<22} {c.model}" + (f" ({c.origin})" if c.origin == "project" else ""))
+            if c.backfill:
+                say(f"  {'':<22} {c.backfill}")
     else:
-        console.print(f"no changes: the {preview.models} deployed models match the model files")
+        say(f"no changes: the {preview.models} deployed models match the model files")
     if preview.evaluated is not None:
         skipped = preview.models - len(preview.evaluated)
-        console.print(f"a run evaluates {len(preview.evaluated)} of {preview.models} models; {skipped} read "
-                      "only entities no enabled source feeds")
+        say(f"a run evaluates {len(preview.evaluated)} of {preview.models} models; the other {skipped} read only "
+            "entities that no enabled source feeds")
 
 
 @app.command("test")

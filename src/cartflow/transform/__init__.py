@@ -1,5 +1,12 @@
-"""The SQLMesh project (silver + gold order-line models) and its runner (runner.py).
+"""The SQLMesh project (bronze views, silver, gold) and what runs it.
 
-Import the runner explicitly (``from cartflow.transform.runner import transform``):
+* `warehouse`: the `Warehouse` protocol (DuckDB here, Spark in `spark`), `open_warehouse`;
+* `runner`: `transform` (plan + run), `TransformSettings`, table names, published models;
+* `inputs`: the models' inputs besides bronze (source settings, pending lists, stubs);
+* `ledger`: reconciliation and layer counts for every entity;
+* `project`: the project's own models/, audits/, tests/, model selection and publish tags;
+* `preview`: `cartflow plan` and `cartflow test`.
+
+Import modules explicitly (``from cartflow.transform.runner import transform``):
 importing SQLMesh takes a second, and this package must stay cheap to import.
 """

@@ -26,7 +26,7 @@ class ModelChange:
     model: str
     change: str  # "added", "breaking", "non-breaking", "metadata", "indirect", "removed"
     origin: str  # "built-in" or "project"
-    backfill: str = ""  # the intervals a plan would fill, e.g. "2010-01-01 .. 2024-05-01"
+    backfill: str = ""  # what the next run computes for it
 
 
 @dataclass
@@ -54,29 +54,29 @@ class CheckResult:
 
 
 def plan_preview(settings: TransformSettings) -> PlanPreview:
-    """The plan a run would apply, read and discarded (nothing is written)."""
+    """The plan a run would apply, read and discarded (nothing is written to the warehouse)."""
     with open_context(settings, CapturingConsole()) as context:
         ours = project_models(context, settings.project_dir)
         deployed = context.state_reader.get_environment("prod") is not None
         try:
-            plan = context.plan_builder("prod", skip_tests=True).build()
+            plan = context.plan_builder("prod", skip_tests=True, empty_backfill=True).build()
         except Exception as error:  # noqa: BLE001 - SQLMesh's error, with the model named
             raise TransformError(f"SQLMesh plan failed: {error}") from error
         origin = {short(fqn): ("project" if fqn in ours else "built-in") for fqn in context.models}
-        backfill = {short(si.snapshot_id.name): _span(si.intervals) for si in plan.missing_intervals}
+        direct = {short(s.name) for s in plan.directly_modified}
         changes: list[ModelChange] = []
         diff = plan.context_diff
         for snapshot in sorted(plan.new_snapshots, key=lambda s: s.name):
             name = short(snapshot.name)
             if snapshot.snapshot_id in diff.added:
                 kind = "added"
-            elif name in {short(n) for n in plan.directly_modified}:
+            elif name in direct:
                 kind = _category(snapshot)
             else:
-                kind = "indirect"
-            changes.append(ModelChange(name, kind, origin.get(name, "built-in"), backfill.get(name, "")))
+                kind = "indirect " + _category(snapshot)
+            changes.append(ModelChange(name, kind, origin.get(name, "built-in"), _backfill(snapshot, kind)))
         for removed in sorted(diff.removed_snapshots.values(), key=lambda s: s.name):
-            changes.append(ModelChange(short(removed.name), "removed", "", ""))
+            changes.append(ModelChange(short(removed.name), "removed", "", "its table is dropped"))
         fed = fed_models(context, settings.entities)
         return PlanPreview(changes=changes, models=len(context.models),
                            evaluated=sorted(short(f) for f in fed) if fed is not None else None, deployed=deployed)
@@ -90,12 +90,15 @@ def _category(snapshot: Any) -> str:
             "INDIRECT_NON_BREAKING": "non-breaking"}.get(name, "changed")
 
 
-def _span(intervals: list[tuple[int, int]]) -> str:
-    if not intervals:
-        return ""
-    first, last = intervals[0][0], intervals[-1][1]
-    fmt = lambda ms: datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d")  # noqa: E731
-    return f"{fmt(first)} .. {fmt(last)} ({len(intervals)} day(s))"
+def _backfill(snapshot: Any, kind: str) -> str:
+    """What the next run computes for a changed model (runner.transform: plan, then one run)."""
+    if kind.endswith(("metadata", "non-breaking")) and kind != "added":
+        return "kept as is (no rebuild)"
+    if snapshot.kind_name is not None and snapshot.kind_name.is_incremental:
+        return "new table, filled from every batch so far"
+    if snapshot.kind_name is not None and snapshot.kind_name.name == "VIEW":
+        return "view replaced"
+    return "computed in full on the next run"
 
 
 def check_project(settings: TransformSettings) -> CheckResult:

@@ -1,9 +1,11 @@
 """The SQLMesh project a run loads: the built-in models plus the cartflow project's own.
 
-`<project>/models/*.sql`, `<project>/audits/*.sql` and `<project>/tests/*.yaml` are read
-beside the built-in `models/`, `audits/` and `tests/` by one loader, so a project model
-is part of the same DAG and plan, may select from any built-in model and may use the
-built-in macros (a second SQLMesh path would get a loader, and macros, of its own).
+`<project>/models/**/*.sql`, `<project>/audits/**/*.sql` and `<project>/tests/**/*.yaml`
+join the built-in `models/`, `audits/` and `tests/` in one SQLMesh project, so a project
+model is part of the same DAG and plan, may select from any built-in model and may use
+the built-in macros (a second SQLMesh path would get a loader, and macros, of its own).
+The project is assembled from file symlinks in the work dir (`assemble`): SQLMesh keys
+its caches by a file's path inside the project, so every file must sit inside one root.
 
 Also here: what a project can get wrong before anything is written (a model that does
 not parse, or reads a model that does not exist: the error names the file and line),
@@ -14,14 +16,12 @@ which models are published (SQLMesh tags).
 from __future__ import annotations
 
 import fnmatch
-import itertools
+import hashlib
+import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-from sqlmesh.core import constants as c
-from sqlmesh.core.loader import SqlMeshLoader
 
 from cartflow.entities import ENTITY_NAMES
 
@@ -29,46 +29,68 @@ PUBLISH_TAG = "publish"
 """Models tagged `tags (publish)` are exported to the lake by publish."""
 PUBLISHED_SCHEMA = "gold"
 """A project model in this schema is published without a tag, like the built-in marts."""
-PROJECT_FOLDERS = (c.MODELS, c.AUDITS, c.TESTS)
+BUILTIN_FOLDERS = ("models", "macros", "audits", "tests")
+PROJECT_FOLDERS = {"models": (".sql",), "audits": (".sql",), "tests": (".yaml", ".yml")}
+PROJECT_SUBDIR = "project"
+"""Where the project's files sit inside each assembled folder (models/project/...)."""
 
 
 class ProjectModelError(ValueError):
     """A project model cannot run; the message names its file and line and what to fix."""
 
 
-class ProjectLoader(SqlMeshLoader):
-    """SQLMesh's loader, also reading `extra`'s models/, audits/ and tests/ (the cartflow project)."""
-
-    def __init__(self, context: Any, path: Path, extra: str | None = None) -> None:
-        super().__init__(context, path)
-        self.extra = Path(extra) if extra else None
-
-    def _glob_paths(self, path: Path, ignore_patterns: list[str] | None = None,
-                    extension: str | None = None) -> Iterator[Path]:
-        yield from super()._glob_paths(path, ignore_patterns=ignore_patterns, extension=extension)
-        if self.extra is None:
-            return
-        for folder in (c.MODELS, c.AUDITS):
-            if path == self.config_path / folder and (self.extra / folder).is_dir():
-                yield from super()._glob_paths(self.extra / folder, ignore_patterns=ignore_patterns,
-                                               extension=extension)
-
-    def load_model_tests(self) -> list[Any]:
-        tests = super().load_model_tests()
-        if self.extra is None or not (self.extra / c.TESTS).is_dir():
-            return tests
-        folder = self.extra / c.TESTS
-        for path in sorted(itertools.chain(folder.glob("**/*.yaml"), folder.glob("**/*.yml"))):
-            tests.extend(self._load_model_test_file(path).values())
-        return tests
-
-
 def project_files(project_dir: Path | None) -> list[Path]:
     """The project's files that the plan depends on (for the plan-skip fingerprint)."""
     if project_dir is None:
         return []
-    return sorted(p for folder in PROJECT_FOLDERS if (project_dir / folder).is_dir()
-                  for p in (project_dir / folder).rglob("*") if p.is_file())
+    return sorted(p for folder, suffixes in PROJECT_FOLDERS.items() if (project_dir / folder).is_dir()
+                  for p in (project_dir / folder).rglob("*") if p.is_file() and p.suffix in suffixes)
+
+
+def assemble(builtin: Path, project_dir: Path, work_dir: Path) -> Path:
+    """A SQLMesh project dir of file symlinks: every built-in file, and the project's under `project/`.
+
+    Named by a hash of its layout, so a run never rewrites a tree another process is
+    loading: adding or removing a file makes a new one; editing a file changes nothing
+    here (the links point at it).
+    """
+    links: dict[str, Path] = {}
+    for folder in BUILTIN_FOLDERS:
+        for path in sorted((builtin / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                links[str(path.relative_to(builtin))] = path.resolve()
+    for path in project_files(project_dir):
+        folder, *rest = path.relative_to(project_dir).parts
+        name = rest[-1]
+        if folder == "tests" and not name.startswith("test"):
+            rest[-1] = f"test_{name}"  # SQLMesh reads tests/**/test*.yaml
+        links[str(Path(folder, PROJECT_SUBDIR, *rest))] = path.resolve()
+    digest = hashlib.sha256("\n".join(f"{k}\0{v}" for k, v in sorted(links.items())).encode()).hexdigest()[:16]
+    root = work_dir / digest
+    if root.is_dir():
+        return root
+    staging = work_dir / f".{digest}.{os.getpid()}"
+    for relative, target in links.items():
+        link = staging / relative
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(target)
+    try:
+        staging.rename(root)
+    except OSError:  # another process assembled the same tree first
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+    return root
+
+
+def real_paths(message: str, root: Path | None) -> str:
+    """`message` with the assembled tree's link paths replaced by the files they point at."""
+    if root is None:
+        return message
+    for link in sorted(root.rglob("*"), key=lambda p: -len(str(p))):
+        if link.is_symlink() and str(link) in message:
+            message = message.replace(str(link), str(link.resolve()))
+    return message
 
 
 def short(fqn: str) -> str:
@@ -81,7 +103,7 @@ def project_models(context: Any, project_dir: Path | None) -> dict[str, Any]:
     """fqn -> model, for the models loaded from the project's own models/ folder."""
     if project_dir is None:
         return {}
-    root = (project_dir / c.MODELS).resolve()
+    root = (project_dir / "models").resolve()
     return {fqn: m for fqn, m in context.models.items()
             if m._path is not None and Path(m._path).resolve().is_relative_to(root)}
 
@@ -96,7 +118,7 @@ def check_project_models(context: Any, project_dir: Path | None) -> None:
     for fqn, model in sorted(project_models(context, project_dir).items()):
         for dependency in sorted(model.depends_on - known):
             name = short(dependency)
-            path = Path(model._path)
+            path = Path(model._path).resolve()
             raise ProjectModelError(
                 f"{path}:{_line_of(path, name)}: model {short(fqn)} reads {name}, which is no model "
                 f"(built-in models: silver.* and gold.*, e.g. gold.fct_order_line; `cartflow catalog` "

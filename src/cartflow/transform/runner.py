@@ -28,9 +28,9 @@ from cartflow.transform.entity_defaults import ENTITY_DEFAULTS
 from cartflow.transform.fingerprint import deployed_fingerprint, project_fingerprint, record_deployed
 from cartflow.transform.ledger import (BatchReconciliation, ReconciliationError, assert_reconciled,
                                        reconcile as reconcile_batches)
-from cartflow.transform.project import (ProjectLoader, ProjectModelError, check_project_models, fed_models,
-                                        project_files, published_models as tagged_models, select as select_models,
-                                        short)
+from cartflow.transform.project import (ProjectModelError, assemble, check_project_models, fed_models,
+                                        project_files, published_models as tagged_models, real_paths,
+                                        select as select_models, short)
 from cartflow.transform.warehouse import DuckDBWarehouse, Warehouse
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -144,9 +144,15 @@ def build_config(settings: TransformSettings) -> Any:
         disable_anonymized_analytics=True,
         # Keep SQLMesh's parse cache out of the source tree (it may be read-only).
         cache_dir=str(warehouse.parent / f".{warehouse.name}.sqlmesh-cache"),
-        loader=ProjectLoader,
-        loader_kwargs={"extra": str(Path(settings.project_dir).resolve())} if settings.project_dir else {},
     )
+
+
+def project_root(settings: TransformSettings) -> Path:
+    """The SQLMesh project to load: the built-in one, or it assembled with the cartflow project's files."""
+    if settings.project_dir is None:
+        return PROJECT_DIR
+    warehouse = Path(settings.warehouse).resolve()
+    return assemble(PROJECT_DIR, settings.project_dir, warehouse.parent / f".{warehouse.name}.sqlmesh-project")
 
 
 @contextmanager
@@ -164,11 +170,13 @@ def open_context(settings: TransformSettings, console: Any | None = None) -> Ite
     previous = get_console()
     set_console(console or CapturingConsole())
     try:
+        root = project_root(settings)
         try:
-            context = Context(paths=PROJECT_DIR, config=build_config(settings))
+            context = Context(paths=root, config=build_config(settings))
             check_project_models(context, settings.project_dir)
         except (ConfigError, ProjectModelError) as error:
-            raise TransformError(f"the project's models cannot load: {error}") from error
+            message = real_paths(str(error), root if root != PROJECT_DIR else None)
+            raise TransformError(f"the project's models cannot load: {message}") from error
         try:
             yield context
         finally:
@@ -268,7 +276,9 @@ def _deploy(settings: TransformSettings, context: Any, console: CapturingConsole
     except Exception as error:  # noqa: BLE001 - re-raised with the model named
         raise _error("plan", console, error) from error
     after = _incremental_versions(context)
-    rebuilt = tuple(sorted(name for name, version in after.items() if name in before and before[name] != version))
+    # a changed incremental model gets a new, empty table; so does a new one once others exist
+    rebuilt = tuple(sorted(name for name, version in after.items()
+                           if before and before.get(name) != version))
     record_deployed(context, marker, fingerprint)
     if rebuilt:
         say(f"transform: new table versions for {', '.join(rebuilt)}: replay all batches to restore history")
