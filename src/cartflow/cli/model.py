@@ -45,8 +45,12 @@ def plan(project: ProjectOpt = Path(".")) -> None:
         fail(str(exc), 1)
     say = lambda text: console.print(text, soft_wrap=True, highlight=False, markup=False)  # noqa: E731
     if not preview.deployed:
-        say("no models deployed yet: the first `cartflow run` creates every model below")
-    if preview.changes:
+        ours = [c for c in preview.changes if c.origin == "project"]
+        say(f"no models deployed yet: the first `cartflow run` creates all {preview.models} models, "
+            f"{len(ours)} of them the project's:")
+        for c in ours:
+            say(f"  {c.change:<22} {c.model} (project)")
+    elif preview.changes:
         say(f"The next run changes {len(preview.changes)} of {preview.models} models:")
         for c in preview.changes:
             say(f"  {c.change:<22} {c.model}" + (f" ({c.origin})" if c.origin == "project" else ""))
@@ -56,8 +60,8 @@ def plan(project: ProjectOpt = Path(".")) -> None:
         say(f"no changes: the {preview.models} deployed models match the model files")
     if preview.evaluated is not None:
         skipped = preview.models - len(preview.evaluated)
-        say(f"a run evaluates {len(preview.evaluated)} of {preview.models} models; the other {skipped} read only "
-            "entities that no enabled source feeds")
+        say(f"a run evaluates {len(preview.evaluated)} of {preview.models} models ({skipped} read only "
+            "entities no source feeds)")
 
 
 @app.command("test")

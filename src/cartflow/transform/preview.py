@@ -92,11 +92,12 @@ def _category(snapshot: Any) -> str:
 
 def _backfill(snapshot: Any, kind: str) -> str:
     """What the next run computes for a changed model (runner.transform: plan, then one run)."""
-    if kind.endswith(("metadata", "non-breaking")) and kind != "added":
+    if kind in ("metadata", "indirect metadata", "indirect non-breaking"):
         return "kept as is (no rebuild)"
-    if snapshot.kind_name is not None and snapshot.kind_name.is_incremental:
+    kind_name = snapshot.table_info.kind_name
+    if kind_name is not None and kind_name.is_incremental:
         return "new table, filled from every batch so far"
-    if snapshot.kind_name is not None and snapshot.kind_name.name == "VIEW":
+    if kind_name is not None and kind_name.name == "VIEW":
         return "view replaced"
     return "computed in full on the next run"
 
