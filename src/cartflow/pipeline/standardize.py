@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from cartflow.config import Project
+from cartflow.entities import ENTITIES as CONTRACTS
 from cartflow.entities import ENTITY_NAMES
 from cartflow.lake.bronze import BronzeError, BronzeResult, layout_for
 from cartflow.lake.bronze import to_bronze as convert_to_bronze
@@ -117,7 +118,7 @@ def run_models(project: Project, storage: Storage, state: StateStore, reporter: 
     every batch so far.
     """
     pending = state.manifests(status="bronze")
-    if not pending and not (select or full_refresh or models_changed(transform_settings(project, storage, write=False))):
+    if not (pending or select or full_refresh or models_changed(transform_settings(project, storage, write=False))):
         return ModelsOutcome([], ran=False)
     everything = state.manifests(status="transformed") + pending
     feed = everything if full_refresh else pending
@@ -153,7 +154,6 @@ def run_models(project: Project, storage: Storage, state: StateStore, reporter: 
 
 
 def _silver_ran(entity: str, evaluated: tuple[str, ...]) -> bool:
-    from cartflow.entities import ENTITIES as CONTRACTS
-
+    """Did this run evaluate the entity's silver and quarantine models (so its batches are done)?"""
     contract = CONTRACTS[entity]
     return contract.silver_model in evaluated and contract.quarantine_model in evaluated
