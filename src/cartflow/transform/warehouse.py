@@ -107,7 +107,7 @@ def open_warehouse(project: "Project", storage: "Storage | None" = None) -> Ware
 
 def lake_setup(storage: "Storage | None") -> Setup | None:
     """What a DuckDB connection needs before it reads the lake (httpfs + secret on s3://), if anything."""
-    return getattr(storage, "prepare_duckdb", None) if storage is not None else None
+    return storage.prepare_duckdb if storage is not None else None
 
 
 class DuckDBWarehouse:
