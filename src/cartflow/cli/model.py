@@ -81,12 +81,15 @@ def test_models(project: ProjectOpt = Path(".")) -> None:
         fail(str(exc), 1)
     console.print(f"unit tests: {result.tests_run - len(result.test_failures)} of {result.tests_run} passed")
     for failure in result.test_failures:
-        console.print(f"  [red]FAIL[/] {failure}", markup=True, highlight=False)
+        console.print(f"  FAIL {failure}", soft_wrap=True, highlight=False, markup=False)
     if result.audits_skipped:
         console.print(f"audits: {result.audits_skipped}")
     else:
         console.print(f"audits: {result.audits_run - len(result.audit_failures)} of {result.audits_run} passed")
     for failure in result.audit_failures:
-        console.print(f"  [red]FAIL[/] {failure}", markup=True, highlight=False)
+        console.print(f"  FAIL {failure}", soft_wrap=True, highlight=False, markup=False)
+    if result.audits_pending:
+        console.print(f"changed since the last run, audited after the next `cartflow run`: "
+                      f"{', '.join(result.audits_pending)}", soft_wrap=True, highlight=False, markup=False)
     if not result.ok:
         raise typer.Exit(1)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from cartflow.transform._console import CapturingConsole
-from cartflow.transform.project import fed_models, project_models, short
+from cartflow.transform.project import fed_models, project_models, real_paths, short
 from cartflow.transform.runner import TransformError, TransformSettings, open_context
 
 START = "2010-01-01"
@@ -47,6 +48,8 @@ class CheckResult:
     audit_failures: list[str] = field(default_factory=list)
     audits_skipped: str = ""
     """Why audits did not run (no deployed tables yet), if they did not."""
+    audits_pending: list[str] = field(default_factory=list)
+    """Models changed since the last run: their tables are not built yet, so their audits wait."""
 
     @property
     def ok(self) -> bool:
@@ -108,12 +111,17 @@ def check_project(settings: TransformSettings) -> CheckResult:
     with open_context(settings, CapturingConsole()) as context:
         tests = context.test()
         result.tests_run = tests.testsRun
-        result.test_failures = [f"{test}: {_first_line(error)}" for test, error in tests.failures + tests.errors]
+        root = Path(context.path)
+        result.test_failures = [real_paths(f"{test}: {_first_line(error)}", root)
+                                for test, error in tests.failures + tests.errors]
         if context.state_reader.get_environment("prod") is None:
             result.audits_skipped = "no tables yet: audits run after the first `cartflow run`"
             return result
         end = datetime.now(timezone.utc).strftime("%Y-%m-%d")
         for fqn, snapshot in sorted(context.snapshots.items()):
+            if not snapshot.version:
+                result.audits_pending.append(short(fqn))
+                continue
             for audit in context.snapshot_evaluator.audit(snapshot=snapshot, start=START, end=end,
                                                           snapshots=context.snapshots):
                 if audit.skipped:
@@ -126,5 +134,7 @@ def check_project(settings: TransformSettings) -> CheckResult:
 
 
 def _first_line(error: Any) -> str:
-    lines = [line for line in str(error).splitlines() if line.strip()]
-    return lines[-1] if lines else str(error)
+    """The assertion's own message (the first line after the traceback), not the diff table."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    message = next((line for line in lines if line.startswith(("AssertionError", "AssertionError:"))), None)
+    return message or (lines[-1] if lines else str(error))
