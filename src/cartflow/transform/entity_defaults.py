@@ -25,18 +25,22 @@ SETTINGS_SCHEMA = pa.schema([
     ("source", pa.string()), ("entity", pa.string()), ("kind", pa.string()), ("currency", pa.string()),
     ("rate_base", pa.string()), ("ambiguous_dates", pa.string()), ("slash_dates", pa.string()),
     ("dash_dates", pa.string()), ("dot_dates", pa.string()), ("date_format", pa.string()),
-    ("timezone", pa.string()),
+    ("timezone", pa.string()), ("window_start", pa.string()), ("window_end", pa.string()),
 ])
 """`date_format`: the strptime format the source declared for its timestamps (DuckDB spelling, e.g.
 `%-m/%-d/%Y %-H:%M`), or NULL: then ISO 8601 and the `*_dates` rules apply. `timezone`: the shop's
 IANA zone (`[project] timezone`): naive timestamps are in it, and ISO timestamps with an offset are
-converted to it. Written per run by `cartflow.transform.inputs`; docs/columns.md."""
+converted to it. `window_start`/`window_end`: the contract's date window for this run (ISO text;
+`[contract] earliest_date`, now + `future_days`), the same on every row: bounds that move with the
+clock are data, never SQLMesh variables (those would change every model's fingerprint). Written per
+run by `cartflow.transform.inputs`; docs/columns.md."""
 
 ENTITY_DEFAULTS: dict[str, object] = {
     **{f"bronze_{entity}": str(EMPTY_DIR / f"{entity}.parquet") for entity in ENTITIES},
     **{f"pending_{entity}": str(EMPTY_DIR / "pending.parquet") for entity in ENTITIES},
     "source_settings": str(EMPTY_DIR / "source_settings.parquet"),
     "max_rate_age_days": 7,
+    "date_formats": [],  # every source's strftime format (transform.inputs); order lines add their own
 }
 
 

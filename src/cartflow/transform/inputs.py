@@ -15,7 +15,9 @@ columns are bronze's own (`lake.bronze.bronze_schema`, derived from the entity c
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,9 +35,15 @@ DEFAULT_ORDER_DATE_FORMAT = "%-m/%-d/%Y %-H:%M"
 PENDING_SCHEMA = pa.schema([("batch_id", pa.string())])
 
 
-def source_settings(project: Project) -> pa.Table:
-    """One row per configured source (and the stream's): the rules silver applies to its rows."""
+def source_settings(project: Project, now: datetime | None = None) -> pa.Table:
+    """One row per configured source (and the stream's): the rules silver applies to its rows.
+
+    Every row also carries this run's date window (`[contract]`, "now" fixed once, in the
+    shop's time zone): its bounds move with the clock, so they reach silver as data, never
+    as SQLMesh variables (a changed variable changes every model's fingerprint)."""
     base, zone = project.config.currency.base, project.config.project.timezone
+    window = project.config.contract.window(now or datetime.now(ZoneInfo(zone)))
+    bounds = {"window_start": window.earliest.isoformat(sep=" "), "window_end": window.latest.isoformat(sep=" ")}
     rows: list[dict[str, Any]] = []
     for name, s in project.config.sources.items():
         if not isinstance(s, (FilesSource, HttpSource, PostgresSource)):
@@ -43,12 +51,12 @@ def source_settings(project: Project) -> pa.Table:
         rows.append({"source": name, "entity": s.entity, "kind": s.kind, "currency": s.currency or base,
                      "rate_base": s.rate_base, "ambiguous_dates": s.dates.ambiguous, "slash_dates": s.dates.slash,
                      "dash_dates": s.dates.dash, "dot_dates": s.dates.dot, "date_format": _date_format(s),
-                     "timezone": zone})
+                     "timezone": zone, **bounds})
     stream = project.config.stream
     if stream.source not in project.config.sources:
         rows.append({"source": stream.source, "entity": "order_lines", "kind": "stream", "currency": stream.currency,
                      "rate_base": None, "ambiguous_dates": None, "slash_dates": None, "dash_dates": None,
-                     "dot_dates": None, "date_format": stream.invoice_date_format, "timezone": zone})
+                     "dot_dates": None, "date_format": stream.invoice_date_format, "timezone": zone, **bounds})
     return pa.Table.from_pylist(rows, schema=SETTINGS_SCHEMA)
 
 
@@ -61,6 +69,15 @@ def _date_format(source: FilesSource | HttpSource | PostgresSource) -> str | Non
     if source.entity == "order_lines" or "date_format" in source.csv.model_fields_set:
         return source.csv.date_format
     return None
+
+
+def date_formats(project: Project) -> list[str]:
+    """Every strftime format a source states (the `date_formats` variable): DuckDB's STRPTIME
+    needs a constant format, so silver has one branch per format and each row's source picks
+    it. Changes only when cartflow.toml does."""
+    formats = {_date_format(s) for s in project.config.sources.values()
+               if isinstance(s, (FilesSource, HttpSource, PostgresSource))}
+    return sorted(f for f in {*formats, project.config.stream.invoice_date_format} if f)
 
 
 def fed_entities(project: Project) -> set[str]:
@@ -103,6 +120,7 @@ def input_variables(project: Project, storage: Storage) -> dict[str, Any]:
         "order_date_format": opts.date_format if opts else DEFAULT_ORDER_DATE_FORMAT,
         "source_settings": storage.uri(SETTINGS_KEY),
         "max_rate_age_days": project.config.currency.max_rate_age_days,
+        "date_formats": date_formats(project),
     }
     for name in ENTITY_NAMES:
         variables[f"bronze_{name}"] = storage.uri(f"bronze/{name}") + "/*.parquet"

@@ -82,3 +82,102 @@ def day_reading(evaluator, text, slash, dash, dot, ambiguous) -> exp.Expression:
       ELSE 'unparseable'
     END"""
     return exp.maybe_parse(sql, dialect="duckdb")
+
+
+ISO_TIMESTAMP = (
+    "^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})"  # date
+    "(?:[T ]([0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.][0-9]+)?)?))?"  # time: minutes, seconds, a fraction
+    "(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?$"  # zone: Z, +01, +0100, +01:00
+)
+"""ISO 8601 as exports write it: `2024-03-05`, `2024-03-05 14:12`, `2024-03-05T14:12:01.5+01:00`, `...Z`."""
+OFFSET_MINUTES = "^[+-][0-9]{2}:?([0-9]{2})$"
+
+
+def strptime_expression(evaluator, value: exp.Expression, fmt: exp.Expression) -> exp.Expression:
+    """``value`` parsed with a strftime ``fmt`` (a literal), NULL when it does not parse.
+
+    ``TRY(STRPTIME(v, fmt))`` survives SQLMesh's DuckDB round trip and is written for Spark
+    as ``TO_TIMESTAMP(v, 'M/d/yyyy H:mm')`` (NULL on bad input while ANSI mode is off); on a
+    Spark engine ``TRY_TO_TIMESTAMP`` is emitted instead, NULL either way.
+    """
+    adapter = evaluator.locals.get("engine_adapter") if evaluator is not None else None
+    engine = getattr(adapter, "dialect", None)
+    if engine in ("spark", "databricks") and isinstance(fmt, exp.Literal):
+        from sqlglot.dialects.dialect import Dialect
+        from sqlglot.time import format_time
+
+        target = Dialect.get_or_raise(engine)
+        java_format = format_time(fmt.this, target.INVERSE_TIME_MAPPING, target.INVERSE_TIME_TRIE)
+        return exp.Anonymous(this="TRY_TO_TIMESTAMP", expressions=[value, exp.Literal.string(java_format)])
+    return exp.Try(this=exp.StrToTime(this=value, format=fmt))
+
+
+def _formats(formats: tuple[exp.Expression, ...]) -> list[str]:
+    """The distinct format literals among the arguments (arrays flattened), in order."""
+    out: list[str] = []
+    for arg in formats:
+        items = arg.expressions if isinstance(arg, (exp.Array, exp.Tuple)) else [arg]
+        out += [item.this for item in items if isinstance(item, exp.Literal) and item.this]
+    return list(dict.fromkeys(out))
+
+
+def iso_timestamp_sql(text: str, timezone: str) -> str:
+    """The shop-local TIMESTAMP an ISO 8601 text stands for; NULL when it is not ISO 8601.
+
+    Naive texts are already shop-local. A zone offset (or `Z`) is taken off to get UTC,
+    then UTC is shown in the project's time zone (`AT TIME ZONE`: DuckDB's ICU, Spark's
+    FROM_UTC_TIMESTAMP), daylight saving included.
+    """
+    def group(n: int) -> str:
+        return f"REGEXP_EXTRACT({text}, '{ISO_TIMESTAMP}', {n})"
+
+    local = f"TRY_CAST({group(1)} || ' ' || COALESCE(NULLIF({group(2)}, ''), '00:00:00') AS TIMESTAMP)"
+    zone = group(3)
+    minutes = (f"(CASE WHEN SUBSTRING({zone}, 1, 1) = '-' THEN -1 ELSE 1 END)"
+               f" * (CAST(SUBSTRING({zone}, 2, 2) AS INT) * 60"
+               f" + COALESCE(CAST(NULLIF(REGEXP_EXTRACT({zone}, '{OFFSET_MINUTES}', 1), '') AS INT), 0))")
+    return f"""CASE
+      WHEN {zone} = '' THEN {local}
+      WHEN {zone} = 'Z' THEN {local} AT TIME ZONE 'UTC' AT TIME ZONE {timezone}
+      ELSE ({local} - {minutes} * INTERVAL '1' MINUTE) AT TIME ZONE 'UTC' AT TIME ZONE {timezone}
+    END"""
+
+
+@macro()
+def parse_timestamp(evaluator, text, date_format, timezone, *formats) -> exp.Expression:
+    """The shop-local TIMESTAMP of `text`: by the source's `date_format`, else ISO 8601; NULL when neither.
+
+    `date_format` and `timezone` are columns (bronze.source_settings: per source, read
+    each run); `formats` lists every strftime format the project's sources use (the
+    `date_formats` variable, plus any fallback), because DuckDB's STRPTIME needs a constant
+    format: the row's format picks its branch.
+    """
+    t = f"TRIM(CAST({text.sql(dialect='duckdb')} AS VARCHAR))"
+    branches = [
+        f"WHEN {exp.Literal.string(f).sql(dialect='duckdb')} THEN "
+        + strptime_expression(evaluator, exp.maybe_parse(t, dialect="duckdb"), exp.Literal.string(f)).sql(
+            dialect="duckdb")
+        for f in _formats(formats)
+    ]
+    by_format = f"CASE {date_format.sql(dialect='duckdb')} {' '.join(branches)} END" if branches else "NULL"
+    tz = f"COALESCE({timezone.sql(dialect='duckdb')}, 'UTC')"
+    sql = f"COALESCE({by_format}, {iso_timestamp_sql(t, tz)})"
+    return exp.maybe_parse(sql, dialect="duckdb")
+
+
+@macro()
+def parse_date(evaluator, text, slash, dash, dot, ambiguous, date_format, timezone, *formats) -> exp.Expression:
+    """The DATE of `text`: a timestamp by format or ISO 8601 (zone converted), else the day/month rules."""
+    ts = parse_timestamp(evaluator, text, date_format, timezone, *formats).sql(dialect="duckdb")
+    day = parse_day(evaluator, text, slash, dash, dot, ambiguous).sql(dialect="duckdb")
+    return exp.maybe_parse(f"COALESCE(CAST({ts} AS DATE), {day})", dialect="duckdb")
+
+
+@macro()
+def date_reading(evaluator, text, slash, dash, dot, ambiguous, date_format, timezone, *formats) -> exp.Expression:
+    """As @day_reading, but `date_format` when the source's own format read the text."""
+    ts = parse_timestamp(evaluator, text, date_format, timezone, *formats).sql(dialect="duckdb")
+    reading = day_reading(evaluator, text, slash, dash, dot, ambiguous).sql(dialect="duckdb")
+    return exp.maybe_parse(
+        f"CASE WHEN {ts} IS NOT NULL AND {reading} <> 'iso' THEN 'date_format' ELSE {reading} END",
+        dialect="duckdb")

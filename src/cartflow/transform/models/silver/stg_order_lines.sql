@@ -4,7 +4,9 @@
   Every row comes out exactly once, with `reason` NULL when it is good and a reason code
   when it must go to quarantine; silver.order_lines and silver.quarantine_order_lines
   split on that column, so bronze = silver + quarantine holds by construction.
-  The rules, their order and their reasons are in docs/data-rules.md.
+  The rules, their order and their reasons are in docs/data-rules.md; the value contract
+  (lengths, ranges, the date window) comes from cartflow.entities through the macros in
+  macros/contract.py, the source's date format and time zone from bronze.source_settings.
 */
 MODEL (
   name silver.stg_order_lines,
@@ -25,6 +27,20 @@ pending_lines AS (
   FROM bronze_order_lines
   INNER JOIN pending_batches
     ON bronze_order_lines._batch_id = pending_batches.batch_id
+),
+
+-- The source's rules: its timestamp format (else the project's order_date_format), the
+-- shop's time zone, and this run's date window (the contract's bounds, fixed per run).
+with_rules AS (
+  SELECT
+    pending_lines.*,
+    COALESCE(settings.date_format, @order_date_format) AS date_format,
+    settings.timezone,
+    @window_start(settings.window_start) AS window_start,
+    @window_end(settings.window_end) AS window_end
+  FROM pending_lines
+  LEFT JOIN bronze.source_settings AS settings
+    ON pending_lines._source = settings.source
 ),
 
 -- Blank text is no value: '' and '   ' become NULL. Stock codes are case-insensitive
@@ -48,16 +64,20 @@ trimmed AS (
     customer_id AS raw_customer_id,
     country AS raw_country,
     NULLIF(TRIM(event_id), '') AS event_id,
+    date_format,
+    timezone,
+    window_start,
+    window_end,
     _error,
     _source,
     _batch_id,
     _source_file,
     _source_row,
     _ingested_at
-  FROM pending_lines
+  FROM with_rules
 ),
 
--- TRY_CAST / try_strptime give NULL instead of failing the run; a NULL typed value
+-- TRY_CAST / parse_timestamp give NULL instead of failing the run; a NULL typed value
 -- next to a non-NULL text is what `unparseable:<field>` means below.
 typed AS (
   SELECT
@@ -67,9 +87,12 @@ typed AS (
     -- DuckDB parses text into 128-bit decimals ~100x slower.
     TRY_CAST(quantity_text AS DECIMAL(18, 3)) AS quantity_number,
     TRY_CAST(unit_price_text AS DECIMAL(18, 3)) AS unit_price,
-    @try_strptime(invoice_date_text, @order_date_format) AS invoice_ts,
-    -- CustomerID is an integer; re-exports through a float column write '17850.0'.
-    TRY_CAST(customer_id_text AS DECIMAL(18, 3)) AS customer_id_number,
+    -- The source's format, else ISO 8601 (a zone offset converted to the shop's zone).
+    @parse_timestamp(invoice_date_text, date_format, timezone, @date_formats, @order_date_format) AS invoice_ts,
+    -- CustomerID is an integer; re-exports through a float column write '17850.0'. Ids
+    -- beyond DECIMAL(18, 3) (up to the contract's BIGINT bound) take the wide parse.
+    COALESCE(TRY_CAST(customer_id_text AS DECIMAL(18, 3)), TRY_CAST(customer_id_text AS DECIMAL(38, 3)))
+      AS customer_id_number,
     CASE UPPER(SUBSTRING(invoice_no, 1, 1))
       WHEN 'C' THEN 'cancellation'
       WHEN 'A' THEN 'adjustment'
@@ -83,13 +106,12 @@ with_integers AS (
     typed.*,
     CASE
       WHEN quantity_number = FLOOR(quantity_number)
-        AND ABS(quantity_number) <= 2147483647
+        AND @in_range(quantity_number, 'order_lines', 'quantity')
         THEN CAST(quantity_number AS INT)
     END AS quantity,
     CASE
-      WHEN customer_id_number IS NOT NULL
-        AND customer_id_number > 0
-        AND customer_id_number = FLOOR(customer_id_number)
+      WHEN customer_id_number = FLOOR(customer_id_number)
+        AND @in_range(customer_id_number, 'order_lines', 'customer_id')
         THEN CAST(CAST(customer_id_number AS BIGINT) AS VARCHAR)
     END AS customer_id
   FROM typed
@@ -121,10 +143,23 @@ classified AS (
       WHEN quantity_text IS NULL THEN 'missing_field:quantity'
       WHEN invoice_date_text IS NULL THEN 'missing_field:invoice_date'
       WHEN unit_price_text IS NULL THEN 'missing_field:unit_price'
+      WHEN @too_long(invoice_no, 'order_lines', 'invoice_no') THEN 'too_long:invoice_no'
+      WHEN @too_long(stock_code, 'order_lines', 'stock_code') THEN 'too_long:stock_code'
+      WHEN @too_long(description, 'order_lines', 'description') THEN 'too_long:description'
+      WHEN @too_long(invoice_date_text, 'order_lines', 'invoice_date') THEN 'too_long:invoice_date'
+      WHEN @too_long(country, 'order_lines', 'country') THEN 'too_long:country'
+      WHEN quantity IS NULL AND @out_of_range(quantity_text, 'order_lines', 'quantity') THEN 'out_of_range:quantity'
       WHEN quantity IS NULL THEN 'unparseable:quantity'
+      WHEN unit_price IS NULL AND @out_of_range(unit_price_text, 'order_lines', 'unit_price')
+        THEN 'out_of_range:unit_price'
       WHEN unit_price IS NULL THEN 'unparseable:unit_price'
       WHEN invoice_ts IS NULL THEN 'unparseable:invoice_date'
+      WHEN @out_of_range(invoice_ts, 'order_lines', 'invoice_date', window_start, window_end)
+        THEN 'out_of_range:invoice_date'
+      WHEN customer_id_text IS NOT NULL AND customer_id IS NULL
+        AND @out_of_range(customer_id_text, 'order_lines', 'customer_id') THEN 'out_of_range:customer_id'
       WHEN customer_id_text IS NOT NULL AND customer_id IS NULL THEN 'unparseable:customer_id'
+      WHEN @exceeds_money(CAST(quantity AS DECIMAL(20, 0)) * unit_price) THEN 'out_of_range:line_amount'
       WHEN copy_number > 1 THEN 'duplicate_row'
       WHEN quantity < 0 AND line_type = 'sale' THEN 'stock_note'
       WHEN quantity = 0 THEN 'zero_quantity'
@@ -138,7 +173,9 @@ with_field AS (
   SELECT
     classified.*,
     CASE
+      WHEN reason = 'out_of_range:line_amount' THEN 'unit_price'
       WHEN reason LIKE 'missing_field:%' OR reason LIKE 'unparseable:%'
+        OR reason LIKE 'out_of_range:%' OR reason LIKE 'too_long:%'
         THEN SUBSTRING(reason, STRPOS(reason, ':') + 1)
       WHEN reason IN ('stock_note', 'zero_quantity', 'cancellation_positive_quantity')
         THEN 'quantity'
@@ -168,6 +205,8 @@ SELECT
     WHEN 'invoice_date' THEN raw_invoice_date
     WHEN 'unit_price' THEN raw_unit_price
     WHEN 'customer_id' THEN raw_customer_id
+    WHEN 'description' THEN raw_description
+    WHEN 'country' THEN raw_country
     WHEN 'row' THEN _error
   END AS raw_value,
   raw_invoice_no,

@@ -1,0 +1,134 @@
+"""The entity contracts (cartflow.entities) as SQL: silver's range and length checks.
+
+A model names the entity and the column; the bound comes from the contract, so editing
+a `Column`'s `minimum`, `maximum` or `max_length` changes silver with no SQL edit, and a
+check on a column the contract does not bound fails when the project loads:
+
+    WHEN @too_long(invoice_no, 'order_lines', 'invoice_no') THEN 'too_long:invoice_no'
+    WHEN @out_of_range(quantity_text, 'order_lines', 'quantity') THEN 'out_of_range:quantity'
+    WHEN @out_of_range(invoice_ts, 'order_lines', 'invoice_date', window_start, window_end) ...
+
+Numbers are checked on their *text*: a value too large for the column's SQL type does
+not parse at all, and must still say "out of range", not "unparseable". The date window
+([contract] earliest_date, future_days) moves with "now", so its bounds are data (columns
+of bronze.source_settings, written by the pipeline each run), never SQLMesh variables: a
+changed variable would change every model's fingerprint and re-plan each run.
+
+Built from TRY_CAST, REGEXP_MATCHES, LENGTH and comparisons, which DuckDB and Spark share.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlglot import exp
+
+from sqlmesh import macro
+
+import cartflow.entities as entities
+
+NUMBER_SHAPE = "^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
+"""A decimal number in plain or scientific notation: what is out of range rather than unparseable."""
+WHOLE_SHAPE = "^[+-]?[0-9]+([.]0*)?$"
+"""A whole number as the contract reads it (`3`, `+3`, `3.0`; values.parse_whole)."""
+
+
+def _name(arg: exp.Expression) -> str:
+    """A macro argument given as a string literal ('order_lines') or a bare name (order_lines)."""
+    return arg.this if isinstance(arg, exp.Literal) else arg.name
+
+
+def contract_column(entity_arg: exp.Expression, column_arg: exp.Expression) -> entities.Column:
+    """The contract's column; a KeyError naming the known ones when the model names another.
+
+    (Module attributes, not imported names: SQLMesh stores a macro's globals with each
+    model, and a module is stored as its import.)"""
+    return entities.entity(_name(entity_arg)).column(_name(column_arg))
+
+
+def _sql(expression: exp.Expression) -> str:
+    return expression.sql(dialect="duckdb")
+
+
+def _number(value: int | Decimal) -> str:
+    return f"CAST('{value}' AS DECIMAL(38, 3))"
+
+
+def _numeric_out_of_range(text: str, column: entities.Column, whole: bool) -> str:
+    low, high = column.minimum, column.maximum
+    bounds = " OR ".join(
+        part for part in (
+            f"wide < {_number(low)}" if low is not None else "",
+            f"wide > {_number(high)}" if high is not None else "",
+        ) if part
+    )
+    shape = WHOLE_SHAPE if whole else NUMBER_SHAPE
+    wide = f"TRY_CAST({text} AS DECIMAL(38, 3))"
+    in_shape = f"REGEXP_MATCHES({text}, '{shape}')"
+    # Texts a DECIMAL(38, 3) cannot hold (1E+400, 4,300 digits) are numbers beyond any bound.
+    return (f"CASE WHEN {wide} IS NOT NULL THEN {in_shape} AND ({bounds.replace('wide', wide)})"
+            f" ELSE {in_shape} END")
+
+
+@macro()
+def out_of_range(evaluator, value, entity_name, column_name, earliest=None, latest=None) -> exp.Expression:
+    """TRUE when `value` lies outside the contract's range for the column.
+
+    integer/decimal columns: `value` is the trimmed text; TRUE for a number (a whole number
+    for integer columns) beyond `minimum`/`maximum`, however many digits it has.
+    timestamp/date columns: `value` is the parsed TIMESTAMP (or DATE); TRUE outside
+    [earliest, latest], the run's date window passed as columns.
+    """
+    column = contract_column(entity_name, column_name)
+    text = _sql(value)
+    if column.type in ("timestamp", "date"):
+        if earliest is None or latest is None:
+            raise ValueError(f"@out_of_range on {column.name} ({column.type}) needs the window: earliest, latest")
+        instant = f"CAST({text} AS TIMESTAMP)"
+        sql = f"({instant} < {_sql(earliest)} OR {instant} > {_sql(latest)})"
+    elif column.minimum is None and column.maximum is None:
+        raise ValueError(f"the contract of {column.name} has no range (minimum/maximum): nothing to check")
+    else:
+        sql = _numeric_out_of_range(text, column, whole=column.type == "integer")
+    return exp.maybe_parse(sql, dialect="duckdb")
+
+
+@macro()
+def too_long(evaluator, value, entity_name, column_name) -> exp.Expression:
+    """TRUE when the text is longer than the contract's `max_length` for the column."""
+    column = contract_column(entity_name, column_name)
+    if column.max_length is None:
+        raise ValueError(f"the contract of {column.name} has no max_length: nothing to check")
+    return exp.maybe_parse(f"COALESCE(LENGTH({_sql(value)}) > {column.max_length}, FALSE)", dialect="duckdb")
+
+
+@macro()
+def in_range(evaluator, value, entity_name, column_name) -> exp.Expression:
+    """TRUE when a parsed number lies within the contract's bounds (for keeping it, e.g. an age)."""
+    column = contract_column(entity_name, column_name)
+    parts = [f"{_sql(value)} >= {_number(column.minimum)}" if column.minimum is not None else "",
+             f"{_sql(value)} <= {_number(column.maximum)}" if column.maximum is not None else ""]
+    sql = " AND ".join(p for p in parts if p) or "TRUE"
+    return exp.maybe_parse(f"({sql})", dialect="duckdb")
+
+
+@macro()
+def exceeds_money(evaluator, amount) -> exp.Expression:
+    """TRUE when an amount (computed in DECIMAL(38, x)) does not fit DECIMAL(18, 3)."""
+    return exp.maybe_parse(f"ABS({_sql(amount)}) > {_number(entities.MONEY_MAX)}", dialect="duckdb")
+
+
+@macro()
+def window_start(evaluator, configured) -> exp.Expression:
+    """The run's earliest accepted instant: the settings' value, else the contract's default."""
+    default = f"CAST('{entities.DEFAULT_EARLIEST:%Y-%m-%d} 00:00:00' AS TIMESTAMP)"
+    return exp.maybe_parse(f"COALESCE(CAST({_sql(configured)} AS TIMESTAMP), {default})", dialect="duckdb")
+
+
+@macro()
+def window_end(evaluator, configured) -> exp.Expression:
+    """The run's latest accepted instant: the settings' value (the pipeline fixes "now" once per
+    run), else now + the contract's default future days (rows of a source with no settings)."""
+    hours = int(entities.DEFAULT_FUTURE_DAYS * 24)
+    default = f"CAST(CURRENT_TIMESTAMP AS TIMESTAMP) + INTERVAL {hours} HOUR"
+    return exp.maybe_parse(f"COALESCE(CAST({_sql(configured)} AS TIMESTAMP), {default})", dialect="duckdb")
