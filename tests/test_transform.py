@@ -46,7 +46,7 @@ DAY_1: list[tuple[str | None, ...]] = [
     ("C536379", "D", "Discount", "-1", "12/1/2010 9:41", "27.50", "14527", UK),  # 7 return 27.500
     ("536380", "22960", "JAM MAKING SET", None, "12/1/2010 9:45", "4.25", "17850", UK),  # 8 missing quantity
     ("536381", "22960", "JAM MAKING SET", "1.5", "12/1/2010 9:45", "4.25", "17850", UK),  # 9 unparseable qty
-    ("536382", "22960", "JAM MAKING SET", "2", "2010-12-01 09:45", "4.25", "17850", UK),  # 10 unparseable date
+    ("536382", "22960", "JAM MAKING SET", "2", "2010-12-32 09:45", "4.25", "17850", UK),  # 10 unparseable date
     ("536383", "22960", "JAM MAKING SET", "2", "12/1/2010 9:45", "4,25", "17850", UK),  # 11 unparseable price
     ("536384", "22960", "JAM MAKING SET", "2", "12/1/2010 9:45", "4.25", "17850x", UK),  # 12 unparseable customer
     ("536385", "21275", "?", "-10", "12/1/2010 9:50", "0", None, UK),  # 13 stock_note
@@ -273,12 +273,14 @@ def test_money_is_decimal(runs: dict[str, Any]) -> None:
                 "WHERE table_schema IN ('silver', 'gold')"
             ).fetchall()
         )
-    money = [
+    money = [  # a line's money fits DECIMAL(18,3) (silver's contract)
         "order_lines.unit_price",
         "fct_order_line.unit_price",
         "fct_order_line.gross_amount",
         "fct_order_line.return_amount",
         "fct_order_line.net_amount",
+    ]
+    sums = [  # sums of lines (and their averages) are DECIMAL(38,3): they cannot overflow
         "fct_order.gross_amount",
         "fct_order.net_amount",
         "mart_revenue_daily.gross_sales",
@@ -290,6 +292,7 @@ def test_money_is_decimal(runs: dict[str, Any]) -> None:
         "mart_customer_purchase_history.net_amount",
     ]
     assert {name: types[name] for name in money} == {name: "DECIMAL(18,3)" for name in money}
+    assert {name: types[name] for name in sums} == {name: "DECIMAL(38,3)" for name in sums}
     assert not [name for name, kind in types.items() if kind in ("DOUBLE", "FLOAT", "REAL")]
 
 

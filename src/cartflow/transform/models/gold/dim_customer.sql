@@ -24,8 +24,9 @@
   (valid_to = valid_from, is_current false): facts loaded before still resolve to it,
   and no as-of lookup can match it any more.
 
-  The unknown member ('unknown', valid from 1900-01-01, never closed) stands for order
-  lines without a CustomerID.
+  The unknown member (@unknown_id, valid from @unknown_from, never closed; macros/
+  constants.py) stands for order lines without a CustomerID. The versioning itself is
+  shared with gold.dim_product: macros/scd2.py.
 
   Conformed across sources: customer records (silver.customers: the multi-source
   Customer API, customers.json drops, ...) are sightings too, at their observed_at,
@@ -57,13 +58,13 @@ WITH pending_batches AS (
 
 -- `attributes` is what a version tracks: the country of an order line, every attribute
 -- of a customer record.
-order_lines AS (
+observations AS (
   SELECT
     customer_id,
-    country,
     invoice_ts,
     _batch_id,
     country AS attributes,
+    country,
     CAST(NULL AS VARCHAR) AS customer_name,
     CAST(NULL AS VARCHAR) AS email,
     CAST(NULL AS INT) AS age,
@@ -76,12 +77,12 @@ order_lines AS (
   UNION ALL
   SELECT
     customer_id,
-    country,
     observed_at AS invoice_ts,
     _batch_id,
     COALESCE(country, '') || '|' || customer_name || '|' || COALESCE(email, '') || '|'
       || COALESCE(CAST(age AS VARCHAR), '') || '|' || gender || '|' || location || '|'
       || COALESCE(CAST(date_joined AS VARCHAR), '') AS attributes,
+    country,
     customer_name,
     email,
     age,
@@ -93,175 +94,54 @@ order_lines AS (
 ),
 
 touched_customers AS (
-  SELECT DISTINCT order_lines.customer_id
-  FROM order_lines
-  INNER JOIN pending_batches ON order_lines._batch_id = pending_batches.batch_id
+  SELECT DISTINCT observations.customer_id
+  FROM observations
+  INNER JOIN pending_batches ON observations._batch_id = pending_batches.batch_id
 ),
 
 -- One sighting per customer and instant: the greatest attributes (for order lines,
 -- MAX(country)), with the attribute columns of that row.
 sightings AS (
-  SELECT customer_id, invoice_ts, country, attributes, customer_name, email, age, gender, location,
+  SELECT customer_id, invoice_ts, attributes, country, customer_name, email, age, gender, location,
     date_joined, source
   FROM (
     SELECT
-      order_lines.*,
+      observations.*,
       ROW_NUMBER() OVER (
-        PARTITION BY order_lines.customer_id, order_lines.invoice_ts
-        ORDER BY order_lines.attributes DESC NULLS LAST, order_lines.source
+        PARTITION BY observations.customer_id, observations.invoice_ts
+        ORDER BY observations.attributes DESC NULLS LAST, observations.source
       ) AS pick
-    FROM order_lines
-    INNER JOIN touched_customers ON order_lines.customer_id = touched_customers.customer_id
+    FROM observations
+    INNER JOIN touched_customers ON observations.customer_id = touched_customers.customer_id
   ) AS candidates
   WHERE pick = 1
 ),
 
-first_sightings AS (
-  SELECT customer_id, MIN(invoice_ts) AS first_ts, MIN(source) AS source
-  FROM sightings
-  GROUP BY customer_id
-),
-
-changes AS (
-  SELECT
-    sightings.*,
-    CASE
-      WHEN LAG(attributes) OVER (PARTITION BY customer_id ORDER BY invoice_ts) = attributes THEN 0
-      ELSE 1
-    END AS opens_version
-  FROM sightings
-  WHERE attributes IS NOT NULL
-),
-
-numbered AS (
-  SELECT
-    changes.*,
-    SUM(opens_version) OVER (
-      PARTITION BY customer_id ORDER BY invoice_ts
-      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) AS version
-  FROM changes
-),
-
-country_versions AS (
-  SELECT
-    customer_id,
-    version,
-    MAX(country) AS country,
-    MIN(invoice_ts) AS first_ts,
-    MAX(customer_name) AS customer_name,
-    MAX(email) AS email,
-    MAX(age) AS age,
-    MAX(gender) AS gender,
-    MAX(location) AS location,
-    MAX(date_joined) AS date_joined,
-    MIN(source) AS source
-  FROM numbered
-  GROUP BY customer_id, version
-),
-
-countryless_customers AS (
-  SELECT
-    first_sightings.customer_id,
-    1 AS version,
-    CAST(NULL AS VARCHAR) AS country,
-    first_sightings.first_ts,
-    CAST(NULL AS VARCHAR) AS customer_name,
-    CAST(NULL AS VARCHAR) AS email,
-    CAST(NULL AS INT) AS age,
-    CAST(NULL AS VARCHAR) AS gender,
-    CAST(NULL AS VARCHAR) AS location,
-    CAST(NULL AS DATE) AS date_joined,
-    first_sightings.source
-  FROM first_sightings
-  LEFT JOIN country_versions
-    ON first_sightings.customer_id = country_versions.customer_id
-  WHERE country_versions.customer_id IS NULL
-),
-
--- The first version starts at the first sighting, even one without a country.
-versions AS (
-  SELECT
-    all_versions.customer_id,
-    all_versions.version,
-    all_versions.country,
-    CASE WHEN all_versions.version = 1 THEN first_sightings.first_ts ELSE all_versions.first_ts END
-      AS valid_from,
-    all_versions.customer_name,
-    all_versions.email,
-    all_versions.age,
-    all_versions.gender,
-    all_versions.location,
-    all_versions.date_joined,
-    all_versions.source
-  FROM (
-    SELECT * FROM country_versions
-    UNION ALL
-    SELECT * FROM countryless_customers
-  ) AS all_versions
-  INNER JOIN first_sightings ON all_versions.customer_id = first_sightings.customer_id
-),
-
 current_history AS (
-  SELECT
-    MD5(customer_id || '|' || CAST(valid_from AS VARCHAR)) AS customer_sk,
-    customer_id,
-    country,
-    version,
-    valid_from,
-    LEAD(valid_from) OVER (PARTITION BY customer_id ORDER BY valid_from) AS valid_to,
-    customer_name,
-    email,
-    age,
-    gender,
-    location,
-    date_joined,
-    source
-  FROM versions
-),
-
-previous_history AS (
-  SELECT existing.*
-  FROM gold.dim_customer AS existing
-  INNER JOIN touched_customers
-    ON existing.customer_id = touched_customers.customer_id
+  @scd2_versions(sightings, customer_id, invoice_ts, customer_sk,
+    [country, customer_name, email, age, gender, location, date_joined])
 ),
 
 superseded AS (
-  SELECT
-    previous_history.customer_sk,
-    previous_history.customer_id,
-    previous_history.country,
-    previous_history.version,
-    previous_history.valid_from,
-    previous_history.valid_from AS valid_to,
-    previous_history.customer_name,
-    previous_history.email,
-    previous_history.age,
-    previous_history.gender,
-    previous_history.location,
-    previous_history.date_joined,
-    previous_history.source
-  FROM previous_history
-  LEFT JOIN current_history ON previous_history.customer_sk = current_history.customer_sk
-  WHERE current_history.customer_sk IS NULL
+  @scd2_superseded(gold.dim_customer, touched_customers, current_history, customer_id, customer_sk,
+    [country, customer_name, email, age, gender, location, date_joined])
 ),
 
 unknown_member AS (
   SELECT
-    MD5('unknown|1900-01-01 00:00:00') AS customer_sk,
-    'unknown' AS customer_id,
-    CAST(NULL AS VARCHAR) AS country,
+    @unknown_sk() AS customer_sk,
+    @unknown_id() AS customer_id,
     1 AS version,
-    CAST('1900-01-01 00:00:00' AS TIMESTAMP) AS valid_from,
+    @unknown_from() AS valid_from,
     CAST(NULL AS TIMESTAMP) AS valid_to,
+    'cartflow' AS source,
+    CAST(NULL AS VARCHAR) AS country,
     'Unknown' AS customer_name,
     CAST(NULL AS VARCHAR) AS email,
     CAST(NULL AS INT) AS age,
     'Unknown' AS gender,
     'Unknown' AS location,
-    CAST(NULL AS DATE) AS date_joined,
-    'cartflow' AS source
+    CAST(NULL AS DATE) AS date_joined
 ),
 
 dimension AS (

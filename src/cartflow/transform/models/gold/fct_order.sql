@@ -5,7 +5,8 @@
   again from all their lines (an invoice whose lines arrive in two batches stays one
   correct row). Customer, country and customer_sk are those of the invoice's first line
   (by invoice_ts, then source position); invoice_ts is the first timestamp of the
-  invoice (43 invoices in the reference data carry more than one).
+  invoice (43 invoices in the reference data carry more than one). Amounts are sums of
+  DECIMAL(18, 3) lines, so DECIMAL(38, 3): an invoice of many large lines cannot overflow.
 */
 MODEL (
   name gold.fct_order,
@@ -62,9 +63,9 @@ totals AS (
     MIN(invoice_ts) AS invoice_ts,
     COUNT(*) AS lines,
     SUM(quantity) AS items,
-    SUM(gross_amount) AS gross_amount,
-    SUM(return_amount) AS return_amount,
-    SUM(net_amount) AS net_amount
+    SUM(CAST(gross_amount AS DECIMAL(38, 3))) AS gross_amount,
+    SUM(CAST(return_amount AS DECIMAL(38, 3))) AS return_amount,
+    SUM(CAST(net_amount AS DECIMAL(38, 3))) AS net_amount
   FROM order_lines
   GROUP BY invoice_no
 )
@@ -79,9 +80,9 @@ SELECT
   CAST(CAST(totals.invoice_ts AS DATE) AS DATE) AS invoice_date,
   CAST(totals.lines AS BIGINT) AS lines,
   CAST(totals.items AS BIGINT) AS items,
-  CAST(totals.gross_amount AS DECIMAL(18, 3)) AS gross_amount,
-  CAST(totals.return_amount AS DECIMAL(18, 3)) AS return_amount,
-  CAST(totals.net_amount AS DECIMAL(18, 3)) AS net_amount,
+  CAST(totals.gross_amount AS DECIMAL(38, 3)) AS gross_amount,
+  CAST(totals.return_amount AS DECIMAL(38, 3)) AS return_amount,
+  CAST(totals.net_amount AS DECIMAL(38, 3)) AS net_amount,
   CAST(first_lines.currency AS VARCHAR) AS currency
 FROM totals
 INNER JOIN first_lines ON totals.invoice_no = first_lines.invoice_no

@@ -20,7 +20,7 @@ MODEL (
 WITH sale_lines AS (
   SELECT customer_id, CAST(DATE_TRUNC('month', invoice_date) AS DATE) AS activity_month
   FROM gold.fct_order_line
-  WHERE is_sale AND customer_id <> 'unknown'
+  WHERE is_sale AND customer_id <> @unknown_id()
 ),
 
 customer_months AS (

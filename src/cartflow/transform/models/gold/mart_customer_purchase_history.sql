@@ -20,7 +20,7 @@ MODEL (
 WITH orders AS (
   SELECT *
   FROM gold.fct_order
-  WHERE customer_id <> 'unknown'
+  WHERE customer_id <> @unknown_id()
 ),
 
 ranked AS (
@@ -42,9 +42,9 @@ SELECT
   CAST(country AS VARCHAR) AS country,
   CAST(lines AS BIGINT) AS lines,
   CAST(items AS BIGINT) AS items,
-  CAST(gross_amount AS DECIMAL(18, 3)) AS gross_amount,
-  CAST(return_amount AS DECIMAL(18, 3)) AS return_amount,
-  CAST(net_amount AS DECIMAL(18, 3)) AS net_amount,
+  CAST(gross_amount AS DECIMAL(38, 3)) AS gross_amount,
+  CAST(return_amount AS DECIMAL(38, 3)) AS return_amount,
+  CAST(net_amount AS DECIMAL(38, 3)) AS net_amount,
   CAST(currency AS VARCHAR) AS currency
 FROM ranked
 ORDER BY customer_id, order_rank

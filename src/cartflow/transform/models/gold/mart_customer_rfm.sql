@@ -43,9 +43,9 @@ customer_totals AS (
     customer_id,
     MAX(CASE WHEN is_sale THEN invoice_date END) AS last_purchase_date,
     COUNT(DISTINCT CASE WHEN is_sale THEN invoice_no END) AS frequency,
-    SUM(net_amount) AS monetary
+    SUM(CAST(net_amount AS DECIMAL(38, 3))) AS monetary
   FROM order_lines
-  WHERE customer_id <> 'unknown'
+  WHERE customer_id <> @unknown_id()
   GROUP BY customer_id
 ),
 
@@ -88,7 +88,7 @@ SELECT
   CAST(last_purchase_date AS DATE) AS last_purchase_date,
   CAST(recency_days AS INT) AS recency_days,
   CAST(frequency AS BIGINT) AS frequency,
-  CAST(monetary AS DECIMAL(18, 3)) AS monetary,
+  CAST(monetary AS DECIMAL(38, 3)) AS monetary,
   CAST(r_score AS INT) AS r_score,
   CAST(f_score AS INT) AS f_score,
   CAST(m_score AS INT) AS m_score,

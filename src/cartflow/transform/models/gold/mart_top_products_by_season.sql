@@ -42,7 +42,7 @@ product_seasons AS (
     dates.season_year,
     dates.season,
     order_lines.stock_code,
-    SUM(order_lines.net_amount) AS revenue,
+    SUM(CAST(order_lines.net_amount AS DECIMAL(38, 3))) AS revenue,
     SUM(order_lines.quantity) AS quantity
   FROM order_lines
   INNER JOIN dates ON order_lines.invoice_date = dates.date_day
@@ -80,7 +80,7 @@ SELECT
   CAST(top_products.rank AS INT) AS rank,
   CAST(top_products.stock_code AS VARCHAR) AS stock_code,
   CAST(products.description AS VARCHAR) AS description,
-  CAST(top_products.revenue AS DECIMAL(18, 3)) AS revenue,
+  CAST(top_products.revenue AS DECIMAL(38, 3)) AS revenue,
   CAST(top_products.quantity AS BIGINT) AS quantity
 FROM top_products
 INNER JOIN products ON top_products.stock_code = products.stock_code

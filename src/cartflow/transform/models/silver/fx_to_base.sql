@@ -9,7 +9,9 @@
   Conversion then takes the latest factor on or before the order's day, within
   [currency] max_rate_age_days: the as-of join that fills weekends and holidays.
   The factor is computed in floating point and stored as DECIMAL(18, 12); amounts
-  multiply it in DECIMAL.
+  multiply it in DECIMAL. A factor DECIMAL(18, 12) cannot hold (a rate below 1e-6 against
+  the base) is left out: amounts in that currency are then `missing_exchange_rate`, never
+  a failed run. silver.fx_daily spreads the factors over the days they may serve.
 */
 MODEL (
   name silver.fx_to_base,
@@ -74,3 +76,4 @@ SELECT
   CAST(factor AS DECIMAL(18, 12)) AS factor
 FROM chosen
 WHERE choice = 1
+  AND TRY_CAST(factor AS DECIMAL(18, 12)) IS NOT NULL

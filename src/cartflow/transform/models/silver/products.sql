@@ -12,7 +12,7 @@ MODEL (
   description 'Product observations: typed list price (NULL when impossible) and stock, with source and lineage.',
   audits (
     not_null(columns := (_batch_id, _source_row, product_id, product_name, category, price_status, observed_at)),
-    accepted_values(column := price_status, is_in := ('valid', 'unknown', 'unparseable', 'non_positive'))
+    accepted_values(column := price_status, is_in := ('valid', 'unknown', 'unparseable', 'non_positive', 'out_of_range'))
   )
 );
 

@@ -3,11 +3,15 @@
   and classified. `reason` NULL = a good row; silver.customers and
   silver.quarantine_customers split on it, so bronze = silver + quarantine per batch.
 
-  A customer is only rejected when it has no identity: a record that is not an object
-  (`malformed_record`), no customer id (`missing_field:customer_id`), or an older copy of
-  a customer sent again later in the same batch (`duplicate_key`: the last copy wins).
-  Bad attributes never reject a customer, nor are they invented: a valid age is kept as
-  it is (1-120), a missing or impossible one is NULL with age_status 'unknown'/'invalid';
+  A customer is only rejected when it has no usable identity: a record that is not an
+  object (`malformed_record`), no customer id (`missing_field:customer_id`), an id longer
+  than the contract allows (`too_long:customer_id`), an observation time outside the
+  run's date window (`out_of_range:updated_at`: it would date an SCD2 version), or an
+  older copy of a customer sent again later in the same batch (`duplicate_key`: the last
+  copy wins). Bad attributes never reject a customer, nor are they invented: a valid age
+  is kept as it is (the contract's 1-120), a missing or impossible one is NULL with
+  age_status 'unknown'/'invalid'; a name, email, location or country longer than the
+  contract allows, and a join date outside the window, become NULL, flagged in `issues`;
   gender becomes Male/Female/Non-binary/Other/Unknown; a blank or "Unknown" location is
   the explicit 'Unknown'; `issues` lists every attribute that was not usable.
   Rules and their order: docs/multi-source-rules.md.
@@ -31,24 +35,53 @@ with_rules AS (
     COALESCE(settings.slash_dates, 'infer') AS slash_rule,
     COALESCE(settings.dash_dates, 'infer') AS dash_rule,
     COALESCE(settings.dot_dates, 'infer') AS dot_rule,
-    COALESCE(settings.ambiguous_dates, 'quarantine') AS ambiguous_rule
+    COALESCE(settings.ambiguous_dates, 'quarantine') AS ambiguous_rule,
+    settings.date_format,
+    settings.timezone,
+    @window_start(settings.window_start) AS window_start,
+    @window_end(settings.window_end) AS window_end
   FROM pending_rows
   LEFT JOIN bronze.source_settings AS settings
     ON pending_rows._source = settings.source
 ),
 
+texts AS (
+  SELECT
+    with_rules.*,
+    NULLIF(TRIM(customer_name), '') AS name_text,
+    NULLIF(TRIM(email), '') AS email_text,
+    NULLIF(TRIM(location), '') AS location_text,
+    NULLIF(TRIM(country), '') AS country_text,
+    customer_id AS raw_customer_id
+  FROM with_rules
+),
+
+limits AS (
+  SELECT
+    texts.*,
+    @too_long(name_text, 'customers', 'customer_name') AS name_too_long,
+    @too_long(email_text, 'customers', 'email') AS email_too_long,
+    @too_long(location_text, 'customers', 'location') AS location_too_long,
+    @too_long(country_text, 'customers', 'country') AS country_too_long
+  FROM texts
+),
+
 trimmed AS (
   SELECT
     NULLIF(TRIM(customer_id), '') AS customer_id,
-    NULLIF(TRIM(customer_name), '') AS name_text,
-    LOWER(NULLIF(TRIM(email), '')) AS email,
+    CASE WHEN NOT name_too_long THEN name_text END AS name_text,
+    CASE WHEN NOT email_too_long THEN LOWER(email_text) END AS email,
     NULLIF(TRIM(age), '') AS age_text,
     UPPER(NULLIF(TRIM(gender), '')) AS gender_text,
-    NULLIF(TRIM(location), '') AS location_text,
-    NULLIF(TRIM(country), '') AS country,
+    CASE WHEN NOT location_too_long THEN location_text END AS location_text,
+    CASE WHEN NOT country_too_long THEN country_text END AS country,
+    name_too_long,
+    email_too_long,
+    location_too_long,
+    country_too_long,
     NULLIF(TRIM(date_joined), '') AS date_joined_text,
     NULLIF(TRIM(updated_at), '') AS updated_at_text,
-    customer_id AS raw_customer_id,
+    raw_customer_id,
     customer_name AS raw_customer_name,
     email AS raw_email,
     age AS raw_age,
@@ -61,30 +94,52 @@ trimmed AS (
     dash_rule,
     dot_rule,
     ambiguous_rule,
+    date_format,
+    timezone,
+    window_start,
+    window_end,
     _error,
     _source,
     _batch_id,
     _source_file,
     _source_row,
     _ingested_at
-  FROM with_rules
+  FROM limits
 ),
 
 typed AS (
   SELECT
     trimmed.*,
     TRY_CAST(age_text AS DECIMAL(38, 6)) AS age_number,
-    @parse_day(date_joined_text, slash_rule, dash_rule, dot_rule, ambiguous_rule) AS date_joined,
-    @day_reading(date_joined_text, slash_rule, dash_rule, dot_rule, ambiguous_rule) AS date_joined_reading,
-    TRY_CAST(updated_at_text AS TIMESTAMP) AS updated_at
+    @parse_date(date_joined_text, slash_rule, dash_rule, dot_rule, ambiguous_rule, date_format, timezone,
+      @date_formats) AS date_joined_parsed,
+    @date_reading(date_joined_text, slash_rule, dash_rule, dot_rule, ambiguous_rule, date_format, timezone,
+      @date_formats) AS date_joined_parsed_reading,
+    @parse_timestamp(updated_at_text, date_format, timezone, @date_formats) AS updated_at
   FROM trimmed
+),
+
+-- The contract's limits on attributes: an unusable one is NULL, never a rejection.
+bounded AS (
+  SELECT
+    typed.*,
+    CASE
+      WHEN NOT @out_of_range(date_joined_parsed, 'customers', 'date_joined', window_start, window_end)
+        THEN date_joined_parsed
+    END AS date_joined,
+    CASE
+      WHEN @out_of_range(date_joined_parsed, 'customers', 'date_joined', window_start, window_end)
+        THEN 'out_of_range'
+      ELSE date_joined_parsed_reading
+    END AS date_joined_reading
+  FROM typed
 ),
 
 normalised AS (
   SELECT
-    typed.*,
+    bounded.*,
     CASE
-      WHEN age_number = FLOOR(age_number) AND age_number BETWEEN 1 AND 120 THEN CAST(age_number AS INT)
+      WHEN age_number = FLOOR(age_number) AND @in_range(age_number, 'customers', 'age') THEN CAST(age_number AS INT)
     END AS age,
     CASE
       WHEN gender_text IN ('M', 'MALE', 'MAN') THEN 'Male'
@@ -101,7 +156,7 @@ normalised AS (
     COALESCE(name_text, 'Unknown') AS customer_name,
     COALESCE(updated_at, _ingested_at) AS observed_at,
     ROW_NUMBER() OVER (PARTITION BY _batch_id, customer_id ORDER BY _source_row DESC) AS copy_from_last
-  FROM typed
+  FROM bounded
 ),
 
 classified AS (
@@ -110,6 +165,9 @@ classified AS (
     CASE
       WHEN _error IS NOT NULL THEN 'malformed_record'
       WHEN customer_id IS NULL THEN 'missing_field:customer_id'
+      WHEN @too_long(customer_id, 'customers', 'customer_id') THEN 'too_long:customer_id'
+      WHEN @out_of_range(updated_at, 'customers', 'updated_at', window_start, window_end)
+        THEN 'out_of_range:updated_at'
       WHEN copy_from_last > 1 THEN 'duplicate_key'
     END AS reason,
     CASE WHEN age_text IS NULL THEN 'unknown' WHEN age IS NULL THEN 'invalid' ELSE 'valid' END AS age_status,
@@ -138,19 +196,23 @@ SELECT
   -- a comma-led list of what was unusable, minus the first comma (CONCAT_WS is not NULL-safe
   -- everywhere: sqlglot writes it as NULL when any argument is NULL)
   NULLIF(SUBSTRING(
-    CASE WHEN name_text IS NULL THEN ',name:unknown' ELSE '' END
+    CASE WHEN name_too_long THEN ',name:too_long' WHEN name_text IS NULL THEN ',name:unknown' ELSE '' END
+    || CASE WHEN email_too_long THEN ',email:too_long' ELSE '' END
     || CASE WHEN age_status <> 'valid' THEN ',age:' || age_status ELSE '' END
     || CASE WHEN gender_status <> 'valid' THEN ',gender:' || gender_status ELSE '' END
-    || CASE WHEN location = 'Unknown' THEN ',location:unknown' ELSE '' END
+    || CASE WHEN location_too_long THEN ',location:too_long' WHEN location = 'Unknown' THEN ',location:unknown' ELSE '' END
+    || CASE WHEN country_too_long THEN ',country:too_long' ELSE '' END
     || CASE WHEN date_joined IS NULL THEN ',date_joined:' || date_joined_reading ELSE '' END,
     2
   ), '') AS issues,
   reason,
   CASE
-    WHEN reason IN ('missing_field:customer_id', 'duplicate_key') THEN 'customer_id'
+    WHEN reason IN ('missing_field:customer_id', 'too_long:customer_id', 'duplicate_key') THEN 'customer_id'
+    WHEN reason = 'out_of_range:updated_at' THEN 'updated_at'
   END AS field,
   CASE
-    WHEN reason IN ('missing_field:customer_id', 'duplicate_key') THEN raw_customer_id
+    WHEN reason IN ('missing_field:customer_id', 'too_long:customer_id', 'duplicate_key') THEN raw_customer_id
+    WHEN reason = 'out_of_range:updated_at' THEN raw_updated_at
     WHEN reason = 'malformed_record' THEN _error
   END AS raw_value,
   raw_customer_id,

@@ -30,7 +30,11 @@ with_rules AS (
     COALESCE(settings.slash_dates, 'infer') AS slash_rule,
     COALESCE(settings.dash_dates, 'infer') AS dash_rule,
     COALESCE(settings.dot_dates, 'infer') AS dot_rule,
-    COALESCE(settings.ambiguous_dates, 'quarantine') AS ambiguous_rule
+    COALESCE(settings.ambiguous_dates, 'quarantine') AS ambiguous_rule,
+    settings.date_format,
+    settings.timezone,
+    @window_start(settings.window_start) AS window_start,
+    @window_end(settings.window_end) AS window_end
   FROM pending_rows
   LEFT JOIN bronze.source_settings AS settings
     ON pending_rows._source = settings.source
@@ -42,12 +46,16 @@ typed AS (
     UPPER(NULLIF(TRIM(currency_code), '')) AS currency_code,
     NULLIF(TRIM(exchange_rate), '') AS rate_text,
     TRY_CAST(NULLIF(TRIM(exchange_rate), '') AS DECIMAL(28, 10)) AS rate,
-    @parse_day(rate_date, slash_rule, dash_rule, dot_rule, ambiguous_rule) AS rate_day,
-    @day_reading(rate_date, slash_rule, dash_rule, dot_rule, ambiguous_rule) AS rate_date_reading,
+    @parse_date(rate_date, slash_rule, dash_rule, dot_rule, ambiguous_rule, date_format, timezone,
+      @date_formats) AS rate_day,
+    @date_reading(rate_date, slash_rule, dash_rule, dot_rule, ambiguous_rule, date_format, timezone,
+      @date_formats) AS rate_date_reading,
     base_currency AS raw_base_currency,
     currency_code AS raw_currency_code,
     exchange_rate AS raw_exchange_rate,
     rate_date AS raw_rate_date,
+    window_start,
+    window_end,
     _error,
     _source,
     _batch_id,
@@ -67,6 +75,8 @@ checked AS (
       WHEN rate_date_reading = 'missing' THEN 'missing_field:rate_date'
       WHEN rate_date_reading = 'ambiguous' THEN 'ambiguous_date'
       WHEN rate_day IS NULL THEN 'unparseable:rate_date'
+      WHEN @out_of_range(rate_day, 'exchange_rates', 'rate_date', window_start, window_end)
+        THEN 'out_of_range:rate_date'
       WHEN rate_text IS NULL THEN 'missing_field:exchange_rate'
       WHEN rate IS NULL THEN 'unparseable:exchange_rate'
       WHEN rate <= 0 THEN 'non_positive_rate'
@@ -101,13 +111,15 @@ SELECT
   reason,
   CASE
     WHEN reason IN ('missing_field:currency_code', 'invalid_currency_code') THEN 'currency_code'
-    WHEN reason IN ('missing_field:rate_date', 'ambiguous_date', 'unparseable:rate_date') THEN 'rate_date'
+    WHEN reason IN ('missing_field:rate_date', 'ambiguous_date', 'unparseable:rate_date', 'out_of_range:rate_date')
+      THEN 'rate_date'
     WHEN reason IN ('missing_field:exchange_rate', 'unparseable:exchange_rate', 'non_positive_rate',
                     'base_rate_not_one', 'duplicate_rate') THEN 'exchange_rate'
   END AS field,
   CASE
     WHEN reason IN ('missing_field:currency_code', 'invalid_currency_code') THEN raw_currency_code
-    WHEN reason IN ('missing_field:rate_date', 'ambiguous_date', 'unparseable:rate_date') THEN raw_rate_date
+    WHEN reason IN ('missing_field:rate_date', 'ambiguous_date', 'unparseable:rate_date', 'out_of_range:rate_date')
+      THEN raw_rate_date
     WHEN reason = 'malformed_record' THEN _error
     WHEN reason IS NOT NULL THEN raw_exchange_rate
   END AS raw_value,
