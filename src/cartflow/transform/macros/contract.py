@@ -50,22 +50,23 @@ def _sql(expression: exp.Expression) -> str:
     return expression.sql(dialect="duckdb")
 
 
-def _number(value: int | Decimal) -> str:
-    return f"CAST('{value}' AS DECIMAL(38, 3))"
+def _number(value: int | Decimal, scale: int = 3) -> str:
+    return f"CAST('{value}' AS DECIMAL(38, {scale}))"
 
 
 def _numeric_out_of_range(text: str, column: entities.Column, whole: bool) -> str:
     low, high = column.minimum, column.maximum
+    scale = column.scale if column.scale is not None else 3
     bounds = " OR ".join(
         part for part in (
-            f"wide < {_number(low)}" if low is not None else "",
-            f"wide > {_number(high)}" if high is not None else "",
+            f"wide < {_number(low, scale)}" if low is not None else "",
+            f"wide > {_number(high, scale)}" if high is not None else "",
         ) if part
     )
     shape = WHOLE_SHAPE if whole else NUMBER_SHAPE
-    wide = f"TRY_CAST({text} AS DECIMAL(38, 3))"
+    wide = f"TRY_CAST({text} AS DECIMAL(38, {scale}))"
     in_shape = f"REGEXP_MATCHES({text}, '{shape}')"
-    # Texts a DECIMAL(38, 3) cannot hold (1E+400, 4,300 digits) are numbers beyond any bound.
+    # Texts a DECIMAL(38, scale) cannot hold (1E+400, 4,300 digits) are numbers beyond any bound.
     return (f"CASE WHEN {wide} IS NOT NULL THEN {in_shape} AND ({bounds.replace('wide', wide)})"
             f" ELSE {in_shape} END")
 
