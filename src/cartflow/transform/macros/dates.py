@@ -155,8 +155,7 @@ def parse_timestamp(evaluator, text, date_format, timezone, *formats) -> exp.Exp
     t = f"TRIM(CAST({text.sql(dialect='duckdb')} AS VARCHAR))"
     branches = [
         f"WHEN {exp.Literal.string(f).sql(dialect='duckdb')} THEN "
-        + strptime_expression(evaluator, exp.maybe_parse(t, dialect="duckdb"), exp.Literal.string(f)).sql(
-            dialect="duckdb")
+        + strptime_expression(evaluator, text.copy(), exp.Literal.string(f)).sql(dialect="duckdb")
         for f in _formats(formats)
     ]
     by_format = f"CASE {date_format.sql(dialect='duckdb')} {' '.join(branches)} END" if branches else "NULL"
