@@ -165,18 +165,18 @@ def parse_timestamp(evaluator, text, date_format, timezone, *formats) -> exp.Exp
 
 
 @macro()
-def parse_date(evaluator, text, slash, dash, dot, ambiguous, date_format, timezone, *formats) -> exp.Expression:
-    """The DATE of `text`: a timestamp by format or ISO 8601 (zone converted), else the day/month rules."""
-    ts = parse_timestamp(evaluator, text, date_format, timezone, *formats).sql(dialect="duckdb")
+def parse_date(evaluator, text, ts, slash, dash, dot, ambiguous) -> exp.Expression:
+    """The DATE of `text`: the day of `ts` (its @parse_timestamp: the source's format or ISO 8601,
+    zone converted) when it parsed, else the day/month rules (@parse_day)."""
     day = parse_day(evaluator, text, slash, dash, dot, ambiguous).sql(dialect="duckdb")
-    return exp.maybe_parse(f"COALESCE(CAST({ts} AS DATE), {day})", dialect="duckdb")
+    return exp.maybe_parse(f"COALESCE(CAST({ts.sql(dialect='duckdb')} AS DATE), {day})", dialect="duckdb")
 
 
 @macro()
-def date_reading(evaluator, text, slash, dash, dot, ambiguous, date_format, timezone, *formats) -> exp.Expression:
-    """As @day_reading, but `date_format` when the source's own format read the text."""
-    ts = parse_timestamp(evaluator, text, date_format, timezone, *formats).sql(dialect="duckdb")
+def date_reading(evaluator, text, ts, slash, dash, dot, ambiguous) -> exp.Expression:
+    """As @day_reading, but `iso` or `date_format` when `ts` (its @parse_timestamp) parsed."""
     reading = day_reading(evaluator, text, slash, dash, dot, ambiguous).sql(dialect="duckdb")
-    return exp.maybe_parse(
-        f"CASE WHEN {ts} IS NOT NULL AND {reading} <> 'iso' THEN 'date_format' ELSE {reading} END",
-        dialect="duckdb")
+    iso = f"REGEXP_MATCHES(TRIM(CAST({text.sql(dialect='duckdb')} AS VARCHAR)), '{ISO_TIMESTAMP}')"
+    sql = (f"CASE WHEN {ts.sql(dialect='duckdb')} IS NOT NULL"
+           f" THEN CASE WHEN {iso} THEN 'iso' ELSE 'date_format' END ELSE {reading} END")
+    return exp.maybe_parse(sql, dialect="duckdb")

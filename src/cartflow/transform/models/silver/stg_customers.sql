@@ -111,18 +111,26 @@ typed AS (
   SELECT
     trimmed.*,
     TRY_CAST(age_text AS DECIMAL(38, 6)) AS age_number,
-    @parse_date(date_joined_text, slash_rule, dash_rule, dot_rule, ambiguous_rule, date_format, timezone,
-      @date_formats) AS date_joined_parsed,
-    @date_reading(date_joined_text, slash_rule, dash_rule, dot_rule, ambiguous_rule, date_format, timezone,
-      @date_formats) AS date_joined_parsed_reading,
+    @parse_timestamp(date_joined_text, date_format, timezone, @date_formats) AS date_joined_ts,
     @parse_timestamp(updated_at_text, date_format, timezone, @date_formats) AS updated_at
   FROM trimmed
+),
+
+-- The source's format or ISO 8601 (zone converted) first, else the day/month rules.
+dated AS (
+  SELECT
+    typed.*,
+    @parse_date(date_joined_text, date_joined_ts, slash_rule, dash_rule, dot_rule, ambiguous_rule)
+      AS date_joined_parsed,
+    @date_reading(date_joined_text, date_joined_ts, slash_rule, dash_rule, dot_rule, ambiguous_rule)
+      AS date_joined_parsed_reading
+  FROM typed
 ),
 
 -- The contract's limits on attributes: an unusable one is NULL, never a rejection.
 bounded AS (
   SELECT
-    typed.*,
+    dated.*,
     CASE
       WHEN NOT @out_of_range(date_joined_parsed, 'customers', 'date_joined', window_start, window_end)
         THEN date_joined_parsed
@@ -132,7 +140,7 @@ bounded AS (
         THEN 'out_of_range'
       ELSE date_joined_parsed_reading
     END AS date_joined_reading
-  FROM typed
+  FROM dated
 ),
 
 normalised AS (

@@ -46,10 +46,11 @@ typed AS (
     UPPER(NULLIF(TRIM(currency_code), '')) AS currency_code,
     NULLIF(TRIM(exchange_rate), '') AS rate_text,
     TRY_CAST(NULLIF(TRIM(exchange_rate), '') AS DECIMAL(28, 10)) AS rate,
-    @parse_date(rate_date, slash_rule, dash_rule, dot_rule, ambiguous_rule, date_format, timezone,
-      @date_formats) AS rate_day,
-    @date_reading(rate_date, slash_rule, dash_rule, dot_rule, ambiguous_rule, date_format, timezone,
-      @date_formats) AS rate_date_reading,
+    @parse_timestamp(rate_date, date_format, timezone, @date_formats) AS rate_date_ts,
+    slash_rule,
+    dash_rule,
+    dot_rule,
+    ambiguous_rule,
     base_currency AS raw_base_currency,
     currency_code AS raw_currency_code,
     exchange_rate AS raw_exchange_rate,
@@ -65,9 +66,18 @@ typed AS (
   FROM with_rules
 ),
 
-checked AS (
+-- The source's format or ISO 8601 (zone converted) first, else the day/month rules.
+dated AS (
   SELECT
     typed.*,
+    @parse_date(raw_rate_date, rate_date_ts, slash_rule, dash_rule, dot_rule, ambiguous_rule) AS rate_day,
+    @date_reading(raw_rate_date, rate_date_ts, slash_rule, dash_rule, dot_rule, ambiguous_rule) AS rate_date_reading
+  FROM typed
+),
+
+checked AS (
+  SELECT
+    dated.*,
     CASE
       WHEN _error IS NOT NULL THEN 'malformed_record'
       WHEN currency_code IS NULL THEN 'missing_field:currency_code'
@@ -82,7 +92,7 @@ checked AS (
       WHEN rate <= 0 THEN 'non_positive_rate'
       WHEN currency_code = base_currency AND rate <> 1 THEN 'base_rate_not_one'
     END AS invalid_reason
-  FROM typed
+  FROM dated
 ),
 
 ranked AS (

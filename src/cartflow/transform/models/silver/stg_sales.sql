@@ -57,10 +57,11 @@ typed AS (
     NULLIF(TRIM(price), '') AS price_text,
     TRY_CAST(NULLIF(TRIM(price), '') AS DECIMAL(18, 3)) AS unit_price,
     COALESCE(UPPER(NULLIF(TRIM(currency), '')), default_currency) AS currency,
-    @parse_date(transaction_date, slash_rule, dash_rule, dot_rule, ambiguous_rule, date_format, timezone,
-      @date_formats) AS transaction_day,
-    @date_reading(transaction_date, slash_rule, dash_rule, dot_rule, ambiguous_rule, date_format, timezone,
-      @date_formats) AS date_reading,
+    @parse_timestamp(transaction_date, date_format, timezone, @date_formats) AS transaction_date_ts,
+    slash_rule,
+    dash_rule,
+    dot_rule,
+    ambiguous_rule,
     transaction_id AS raw_transaction_id,
     product_id AS raw_product_id,
     quantity AS raw_quantity,
@@ -78,16 +79,25 @@ typed AS (
   FROM with_rules
 ),
 
-with_fx AS (
+-- The source's format or ISO 8601 (zone converted) first, else the day/month rules.
+dated AS (
   SELECT
     typed.*,
-    fx.rate_date AS fx_rate_date,
-    CASE WHEN typed.currency = @currency THEN CAST(1 AS DECIMAL(18, 12)) ELSE fx.factor END AS fx_factor
+    @parse_date(raw_transaction_date, transaction_date_ts, slash_rule, dash_rule, dot_rule, ambiguous_rule) AS transaction_day,
+    @date_reading(raw_transaction_date, transaction_date_ts, slash_rule, dash_rule, dot_rule, ambiguous_rule) AS date_reading
   FROM typed
+),
+
+with_fx AS (
+  SELECT
+    dated.*,
+    fx.rate_date AS fx_rate_date,
+    CASE WHEN dated.currency = @currency THEN CAST(1 AS DECIMAL(18, 12)) ELSE fx.factor END AS fx_factor
+  FROM dated
   LEFT JOIN silver.fx_daily AS fx
-    ON typed.currency <> @currency
-    AND fx.currency = typed.currency
-    AND fx.day = typed.transaction_day
+    ON dated.currency <> @currency
+    AND fx.currency = dated.currency
+    AND fx.day = dated.transaction_day
 ),
 
 classified AS (

@@ -57,10 +57,11 @@ typed AS (
     NULLIF(TRIM(total_amount), '') AS amount_text,
     TRY_CAST(NULLIF(TRIM(total_amount), '') AS DECIMAL(18, 3)) AS amount,
     COALESCE(UPPER(NULLIF(TRIM(currency), '')), default_currency) AS currency,
-    @parse_date(transaction_date, slash_rule, dash_rule, dot_rule, ambiguous_rule, date_format, timezone,
-      @date_formats) AS transaction_day,
-    @date_reading(transaction_date, slash_rule, dash_rule, dot_rule, ambiguous_rule, date_format, timezone,
-      @date_formats) AS date_reading,
+    @parse_timestamp(transaction_date, date_format, timezone, @date_formats) AS transaction_date_ts,
+    slash_rule,
+    dash_rule,
+    dot_rule,
+    ambiguous_rule,
     @parse_timestamp(NULLIF(TRIM(updated_at), ''), date_format, timezone, @date_formats) AS updated_at,
     transaction_id AS raw_transaction_id,
     customer_id AS raw_customer_id,
@@ -81,17 +82,26 @@ typed AS (
   FROM with_rules
 ),
 
-with_fx AS (
+-- The source's format or ISO 8601 (zone converted) first, else the day/month rules.
+dated AS (
   SELECT
     typed.*,
-    COALESCE(typed.updated_at, typed._ingested_at) AS observed_at,
-    fx.rate_date AS fx_rate_date,
-    CASE WHEN typed.currency = @currency THEN CAST(1 AS DECIMAL(18, 12)) ELSE fx.factor END AS fx_factor
+    @parse_date(raw_transaction_date, transaction_date_ts, slash_rule, dash_rule, dot_rule, ambiguous_rule) AS transaction_day,
+    @date_reading(raw_transaction_date, transaction_date_ts, slash_rule, dash_rule, dot_rule, ambiguous_rule) AS date_reading
   FROM typed
+),
+
+with_fx AS (
+  SELECT
+    dated.*,
+    COALESCE(dated.updated_at, dated._ingested_at) AS observed_at,
+    fx.rate_date AS fx_rate_date,
+    CASE WHEN dated.currency = @currency THEN CAST(1 AS DECIMAL(18, 12)) ELSE fx.factor END AS fx_factor
+  FROM dated
   LEFT JOIN silver.fx_daily AS fx
-    ON typed.currency <> @currency
-    AND fx.currency = typed.currency
-    AND fx.day = typed.transaction_day
+    ON dated.currency <> @currency
+    AND fx.currency = dated.currency
+    AND fx.day = dated.transaction_day
 ),
 
 classified AS (
