@@ -19,7 +19,7 @@ Built from TRY_CAST, REGEXP_MATCHES, LENGTH and comparisons, which DuckDB and Sp
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from sqlglot import exp
 
@@ -117,6 +117,20 @@ def in_range(evaluator, value, entity_name, column_name) -> exp.Expression:
 def exceeds_money(evaluator, amount) -> exp.Expression:
     """TRUE when an amount (computed in DECIMAL(38, x)) does not fit DECIMAL(18, 3)."""
     return exp.maybe_parse(f"ABS({_sql(amount)}) > {_number(entities.MONEY_MAX)}", dialect="duckdb")
+
+
+@macro()
+def product_exceeds_money(evaluator, count, price, entity_name, column_name) -> exp.Expression:
+    """TRUE when `count` x `price` does not fit DECIMAL(18, 3), for a count within the contract's
+    range of `column_name`. The exact DECIMAL(38, 3) product is only computed for prices above
+    MONEY_MAX / the largest count: no other price can overflow, so most rows skip it."""
+    column = contract_column(entity_name, column_name)
+    largest = max(abs(column.minimum or 0), abs(column.maximum or 0)) or 1
+    threshold = (entities.MONEY_MAX / largest).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
+    product = f"CAST({_sql(count)} AS DECIMAL(20, 0)) * {_sql(price)}"
+    return exp.maybe_parse(
+        f"(ABS({_sql(price)}) > CAST('{threshold}' AS DECIMAL(18, 3)) AND ABS({product}) > {_number(entities.MONEY_MAX)})",
+        dialect="duckdb")
 
 
 @macro()

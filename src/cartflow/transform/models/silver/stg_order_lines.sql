@@ -90,9 +90,8 @@ typed AS (
     -- The source's format, else ISO 8601 (a zone offset converted to the shop's zone).
     @parse_timestamp(invoice_date_text, date_format, timezone, @date_formats, @order_date_format) AS invoice_ts,
     -- CustomerID is an integer; re-exports through a float column write '17850.0'. Ids
-    -- beyond DECIMAL(18, 3) (up to the contract's BIGINT bound) take the wide parse.
-    COALESCE(TRY_CAST(customer_id_text AS DECIMAL(18, 3)), TRY_CAST(customer_id_text AS DECIMAL(38, 3)))
-      AS customer_id_number,
+    -- beyond DECIMAL(18, 3) (up to the contract's BIGINT bound) take the wide parse below.
+    TRY_CAST(customer_id_text AS DECIMAL(18, 3)) AS customer_id_number,
     CASE UPPER(SUBSTRING(invoice_no, 1, 1))
       WHEN 'C' THEN 'cancellation'
       WHEN 'A' THEN 'adjustment'
@@ -110,9 +109,15 @@ with_integers AS (
         THEN CAST(quantity_number AS INT)
     END AS quantity,
     CASE
-      WHEN customer_id_number = FLOOR(customer_id_number)
-        AND @in_range(customer_id_number, 'order_lines', 'customer_id')
-        THEN CAST(CAST(customer_id_number AS BIGINT) AS VARCHAR)
+      WHEN customer_id_number IS NOT NULL THEN
+        CASE
+          WHEN customer_id_number = FLOOR(customer_id_number)
+            AND @in_range(customer_id_number, 'order_lines', 'customer_id')
+            THEN CAST(CAST(customer_id_number AS BIGINT) AS VARCHAR)
+        END
+      WHEN TRY_CAST(customer_id_text AS DECIMAL(38, 3)) = FLOOR(TRY_CAST(customer_id_text AS DECIMAL(38, 3)))
+        AND @in_range(TRY_CAST(customer_id_text AS DECIMAL(38, 3)), 'order_lines', 'customer_id')
+        THEN CAST(CAST(TRY_CAST(customer_id_text AS DECIMAL(38, 3)) AS BIGINT) AS VARCHAR)
     END AS customer_id
   FROM typed
 ),
@@ -159,7 +164,7 @@ classified AS (
       WHEN customer_id_text IS NOT NULL AND customer_id IS NULL
         AND @out_of_range(customer_id_text, 'order_lines', 'customer_id') THEN 'out_of_range:customer_id'
       WHEN customer_id_text IS NOT NULL AND customer_id IS NULL THEN 'unparseable:customer_id'
-      WHEN @exceeds_money(CAST(quantity AS DECIMAL(20, 0)) * unit_price) THEN 'out_of_range:line_amount'
+      WHEN @product_exceeds_money(quantity, unit_price, 'order_lines', 'quantity') THEN 'out_of_range:line_amount'
       WHEN copy_number > 1 THEN 'duplicate_row'
       WHEN quantity < 0 AND line_type = 'sale' THEN 'stock_note'
       WHEN quantity = 0 THEN 'zero_quantity'
