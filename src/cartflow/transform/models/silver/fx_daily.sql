@@ -39,7 +39,7 @@ ages AS (
 
 covered AS (
   SELECT
-    DATE_ADD(factors.rate_date, ages.age) AS day,
+    factors.rate_date + CAST(ages.age AS INT) AS day,  -- DATE + INT: a day on both engines
     factors.currency,
     factors.rate_date,
     factors.factor
