@@ -34,7 +34,7 @@ def unknown_from(evaluator) -> exp.Expression:
 @macro()
 def unknown_sk(evaluator) -> exp.Expression:
     """The unknown member's surrogate key: MD5('unknown|1900-01-01 00:00:00')."""
-    return exp.func("MD5", exp.Literal.string(f"{UNKNOWN_ID}|{UNKNOWN_FROM}"))
+    return exp.Anonymous(this="MD5", expressions=[exp.Literal.string(f"{UNKNOWN_ID}|{UNKNOWN_FROM}")])
 
 
 @macro()

@@ -125,7 +125,7 @@ def product_exceeds_money(evaluator, count, price, entity_name, column_name) -> 
     range of `column_name`. The exact DECIMAL(38, 3) product is only computed for prices above
     MONEY_MAX / the largest count: no other price can overflow, so most rows skip it."""
     column = contract_column(entity_name, column_name)
-    largest = max(abs(column.minimum or 0), abs(column.maximum or 0)) or 1
+    largest = Decimal(max(abs(Decimal(column.minimum or 0)), abs(Decimal(column.maximum or 0))) or 1)
     threshold = (entities.MONEY_MAX / largest).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
     product = f"CAST({_sql(count)} AS DECIMAL(20, 0)) * {_sql(price)}"
     return exp.maybe_parse(
