@@ -85,10 +85,6 @@ def test_init_creates_the_example_and_its_export_becomes_order_line_bronze(tmp_p
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="silver parses every order-line source with the first source's "
-                   "order_date_format and converts offsets to UTC, not to the shop's [project] timezone; the "
-                   "models engineer's per-source date_format/timezone (read from _pipeline/sources.parquet) fixes it: "
-                   "#1005 (2024-04-01 00:30 +0200) lands in March until then")
 def test_cartflow_run_on_the_example_gives_the_exports_revenue_per_shop_month(tmp_path: Path) -> None:
     directory = init_example(tmp_path)
     project = load_project(directory)

@@ -146,15 +146,23 @@ def parse_timestamp(evaluator, text, date_format, timezone, *formats) -> exp.Exp
     format: the row's format picks its branch.
     """
     t = f"TRIM(CAST({text.sql(dialect='duckdb')} AS VARCHAR))"
+    tz = f"COALESCE({timezone.sql(dialect='duckdb')}, 'UTC')"
     branches = [
-        f"WHEN {exp.Literal.string(f).sql(dialect='duckdb')} THEN "
-        + strptime_expression(evaluator, text.copy(), exp.Literal.string(f)).sql(dialect="duckdb")
+        f"WHEN {exp.Literal.string(f).sql(dialect='duckdb')} THEN " + _by_format(evaluator, text, f, tz)
         for f in _formats(formats)
     ]
     by_format = f"CASE {date_format.sql(dialect='duckdb')} {' '.join(branches)} END" if branches else "NULL"
-    tz = f"COALESCE({timezone.sql(dialect='duckdb')}, 'UTC')"
     sql = f"COALESCE({by_format}, {iso_timestamp_sql(t, tz)})"
     return exp.maybe_parse(sql, dialect="duckdb")
+
+
+def _by_format(evaluator, text: exp.Expression, fmt: str, tz: str) -> str:
+    """`text` parsed with one strftime format; a format with a zone (`%z`, `%Z`) gives an
+    instant, shown in the shop's time zone like an ISO 8601 offset is."""
+    parsed = strptime_expression(evaluator, text.copy(), exp.Literal.string(fmt)).sql(dialect="duckdb")
+    if "%z" in fmt or "%Z" in fmt:
+        return f"({parsed}) AT TIME ZONE {tz}"
+    return parsed
 
 
 @macro()
