@@ -84,3 +84,10 @@ def test_numbers_are_ascii_digits_only(text: str) -> None:
 
 def test_text_length_is_measured_after_trimming() -> None:
     assert check_text(ORDER_LINES.column("invoice_no"), "  " + "5" * 32 + "  ") is None
+
+
+def test_scientific_notation_is_a_column_choice() -> None:
+    from cartflow.entities import EXCHANGE_RATES
+
+    assert check_decimal(ORDER_LINES.column("unit_price"), "1E+2") is not None
+    assert check_decimal(EXCHANGE_RATES.column("exchange_rate"), "1.2e-05") is None

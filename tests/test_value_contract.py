@@ -114,7 +114,10 @@ ORDER_LINES = [  # (row text, expected reason or None)
     ("536368,85123A,HEART,1,12/31/9999 23:59,2.55,17850,United Kingdom", "out_of_range:invoice_date"),
     ("536369,85123A,HEART,1,12/1/1989 8:26,2.55,17850,United Kingdom", "out_of_range:invoice_date"),
     ("536370,85123A,HEART,10000000000000000000,12/1/2010 8:26,2.55,17850,United Kingdom", "out_of_range:quantity"),
-    ("536371,85123A,HEART,1,12/1/2010 8:26,1E+25,17850,United Kingdom", "out_of_range:unit_price"),
+    # order lines take no scientific notation (Column.scientific), as at the API: 1E+25 is no price
+    ("536371,85123A,HEART,1,12/1/2010 8:26,1E+25,17850,United Kingdom", "unparseable:unit_price"),
+    ("536376,85123A,HEART,1E+2,12/1/2010 8:26,2.55,17850,United Kingdom", "unparseable:quantity"),
+    ("536377,85123A,HEART,1,12/1/2010 8:26,2.55,1.785E+4,United Kingdom", "unparseable:customer_id"),
     ("536372,85123A,HEART,1,12/1/2010 8:26,2.55,99999999999999999999,United Kingdom", "out_of_range:customer_id"),
     ("536373,85123A,HEART,2000000000,12/1/2010 8:26,999999999999.999,17850,United Kingdom",
      "out_of_range:line_amount"),

@@ -47,6 +47,10 @@ class Column:
     """Bounds for integer and decimal columns, inclusive."""
     scale: int | None = None
     """decimal: the most digits after the point."""
+    scientific: bool = False
+    """integer/decimal: also accept scientific notation (`1.2e-05`), as JSON serialisers write
+    small numbers. Off for what people type or export from a spreadsheet (order lines): there
+    `1E+2` is a mistake, not a hundred."""
 
     def spellings(self) -> tuple[str, ...]:
         """Every accepted header spelling, normalised, the canonical name first."""

@@ -14,7 +14,7 @@ COLUMNS = (
     Column("customer_name", aliases=("name", "fullname"), max_length=500),
     Column("email", aliases=("emailaddress",), max_length=320),
     Column("age", "integer", "Whole years; outside 1-120 it is kept as NULL (age_status invalid).",
-           minimum=1, maximum=120),
+           minimum=1, maximum=120, scientific=True),
     Column("gender", aliases=("sex",), max_length=100),
     Column("location", aliases=("city", "state", "region"), max_length=500),
     Column("country", max_length=100),

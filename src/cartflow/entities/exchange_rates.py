@@ -10,7 +10,7 @@ COLUMNS = (
     Column("base_currency", "currency", aliases=("base", "basecode")),
     Column("currency_code", "currency", required=True, aliases=("currency", "quote", "code")),
     Column("exchange_rate", "decimal", "DECIMAL(28, 10).", required=True, aliases=("rate",),
-           minimum=Decimal("0"), maximum=Decimal("999999999999999999"), scale=10),
+           minimum=Decimal("0"), maximum=Decimal("999999999999999999"), scale=10, scientific=True),
     Column("rate_date", "date", aliases=("date",)),
 )
 

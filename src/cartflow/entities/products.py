@@ -10,9 +10,9 @@ COLUMNS = (
     Column("product_name", aliases=("name", "title"), max_length=1000),
     Column("category", max_length=200),
     Column("price", "decimal", "List price; <= 0 keeps the product with list_price NULL (price_status).",
-           aliases=("listprice", "unitprice"), minimum=-MONEY_MAX, maximum=MONEY_MAX, scale=MONEY_SCALE),
+           aliases=("listprice", "unitprice"), minimum=-MONEY_MAX, maximum=MONEY_MAX, scale=MONEY_SCALE, scientific=True),
     Column("stock_available", "integer", "Units in stock; negative = back-orders (kept, flagged).",
-           aliases=("stock", "quantityonhand"), minimum=INT64_MIN, maximum=INT64_MAX),
+           aliases=("stock", "quantityonhand"), minimum=INT64_MIN, maximum=INT64_MAX, scientific=True),
     Column("currency", "currency", aliases=("currencycode",)),
     Column("updated_at", "timestamp", aliases=("lastmodified", "modifiedat")),
 )

@@ -8,8 +8,8 @@ from cartflow.entities.contract import (INT32_MAX, INT32_MIN, MONEY_MAX, MONEY_S
 COLUMNS = (
     Column("transaction_id", required=True, aliases=("saleid", "id"), max_length=128),
     Column("product_id", max_length=128),
-    Column("quantity", "integer", aliases=("qty",), minimum=INT32_MIN, maximum=INT32_MAX),
-    Column("price", "decimal", aliases=("unitprice",), minimum=-MONEY_MAX, maximum=MONEY_MAX, scale=MONEY_SCALE),
+    Column("quantity", "integer", aliases=("qty",), minimum=INT32_MIN, maximum=INT32_MAX, scientific=True),
+    Column("price", "decimal", aliases=("unitprice",), minimum=-MONEY_MAX, maximum=MONEY_MAX, scale=MONEY_SCALE, scientific=True),
     Column("transaction_date", "timestamp", aliases=("saledate", "date")),
     Column("currency", "currency", aliases=("currencycode",)),
 )

@@ -9,10 +9,10 @@ COLUMNS = (
     Column("transaction_id", required=True, aliases=("orderid", "id"), max_length=128),
     Column("customer_id", max_length=128),
     Column("product_id", max_length=128),
-    Column("quantity", "integer", aliases=("qty",), minimum=INT32_MIN, maximum=INT32_MAX),
+    Column("quantity", "integer", aliases=("qty",), minimum=INT32_MIN, maximum=INT32_MAX, scientific=True),
     Column("transaction_date", "timestamp", aliases=("orderdate", "date")),
     Column("total_amount", "decimal", aliases=("amount", "total"), minimum=-MONEY_MAX, maximum=MONEY_MAX,
-           scale=MONEY_SCALE),
+           scale=MONEY_SCALE, scientific=True),
     Column("currency", "currency", aliases=("currencycode",)),
     Column("updated_at", "timestamp", aliases=("lastmodified", "modifiedat")),
 )

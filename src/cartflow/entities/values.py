@@ -16,6 +16,7 @@ from cartflow.entities.contract import Column
 
 _WHOLE = re.compile(r"^[+-]?[0-9]+(\.0*)?$")
 _DECIMAL = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+_SCIENTIFIC = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 """ASCII digits only: `Decimal()` alone would also take "١٢" or "1E+25"."""
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 MAX_NUMBER_TEXT = 64
@@ -72,9 +73,9 @@ def check_integer(column: Column, text: str) -> str | None:
     return _bounds(column, value)
 
 
-def parse_decimal(text: str) -> Decimal | None:
+def parse_decimal(text: str, scientific: bool = False) -> Decimal | None:
     stripped = text.strip()
-    if len(stripped) > MAX_NUMBER_TEXT or not _DECIMAL.match(stripped):
+    if len(stripped) > MAX_NUMBER_TEXT or not (_SCIENTIFIC if scientific else _DECIMAL).match(stripped):
         return None
     try:
         value = Decimal(stripped)
@@ -84,7 +85,7 @@ def parse_decimal(text: str) -> Decimal | None:
 
 
 def check_decimal(column: Column, text: str) -> str | None:
-    value = parse_decimal(text)
+    value = parse_decimal(text, column.scientific)
     if value is None:
         return "must be a decimal number such as 2.55"
     exponent = value.as_tuple().exponent

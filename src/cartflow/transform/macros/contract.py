@@ -29,6 +29,8 @@ import cartflow.entities as entities
 
 NUMBER_SHAPE = "^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 """A decimal number in plain or scientific notation: what is out of range rather than unparseable."""
+PLAIN_SHAPE = "^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)$"
+"""A decimal number without an exponent: the shape of columns that do not take scientific notation."""
 WHOLE_SHAPE = "^[+-]?[0-9]+([.]0*)?$"
 """A whole number as the contract reads it (`3`, `+3`, `3.0`; values.parse_whole)."""
 
@@ -63,12 +65,25 @@ def _numeric_out_of_range(text: str, column: entities.Column, whole: bool) -> st
             f"wide > {_number(high, scale)}" if high is not None else "",
         ) if part
     )
-    shape = WHOLE_SHAPE if whole else NUMBER_SHAPE
+    shape = WHOLE_SHAPE if whole else NUMBER_SHAPE if column.scientific else PLAIN_SHAPE
     wide = f"TRY_CAST({text} AS DECIMAL(38, {scale}))"
     in_shape = f"REGEXP_MATCHES({text}, '{shape}')"
     # Texts a DECIMAL(38, scale) cannot hold (1E+400, 4,300 digits) are numbers beyond any bound.
     return (f"CASE WHEN {wide} IS NOT NULL THEN {in_shape} AND ({bounds.replace('wide', wide)})"
             f" ELSE {in_shape} END")
+
+
+@macro()
+def number_text(evaluator, value, entity_name, column_name) -> exp.Expression:
+    """`value` (trimmed text) when it has the shape the contract's column accepts, else NULL.
+
+    DuckDB's TRY_CAST reads `1E+2` as 100; a column whose contract refuses scientific
+    notation (`Column.scientific`, off for order lines, as at the API) must not."""
+    column = contract_column(entity_name, column_name)
+    if column.scientific:
+        return value
+    text = _sql(value)
+    return exp.maybe_parse(f"CASE WHEN REGEXP_MATCHES({text}, '{PLAIN_SHAPE}') THEN {text} END", dialect="duckdb")
 
 
 @macro()

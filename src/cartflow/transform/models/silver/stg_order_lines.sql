@@ -85,13 +85,13 @@ typed AS (
     -- Via DECIMAL, because TRY_CAST('1.5' AS INT) rounds to 2 in DuckDB: a fractional
     -- quantity must be unparseable, not silently rounded. DECIMAL(18, 3), not (38, x):
     -- DuckDB parses text into 128-bit decimals ~100x slower.
-    TRY_CAST(quantity_text AS DECIMAL(18, 3)) AS quantity_number,
-    TRY_CAST(unit_price_text AS DECIMAL(18, 3)) AS unit_price,
+    TRY_CAST(@number_text(quantity_text, 'order_lines', 'quantity') AS DECIMAL(18, 3)) AS quantity_number,
+    TRY_CAST(@number_text(unit_price_text, 'order_lines', 'unit_price') AS DECIMAL(18, 3)) AS unit_price,
     -- The source's format, else ISO 8601 (a zone offset converted to the shop's zone).
     @parse_timestamp(invoice_date_text, date_format, timezone, @date_formats, @order_date_format) AS invoice_ts,
     -- CustomerID is an integer; re-exports through a float column write '17850.0'. Ids
     -- beyond DECIMAL(18, 3) (up to the contract's BIGINT bound) take the wide parse below.
-    TRY_CAST(customer_id_text AS DECIMAL(18, 3)) AS customer_id_number,
+    TRY_CAST(@number_text(customer_id_text, 'order_lines', 'customer_id') AS DECIMAL(18, 3)) AS customer_id_number,
     CASE UPPER(SUBSTRING(invoice_no, 1, 1))
       WHEN 'C' THEN 'cancellation'
       WHEN 'A' THEN 'adjustment'
@@ -115,9 +115,9 @@ with_integers AS (
             AND @in_range(customer_id_number, 'order_lines', 'customer_id')
             THEN CAST(CAST(customer_id_number AS BIGINT) AS VARCHAR)
         END
-      WHEN TRY_CAST(customer_id_text AS DECIMAL(38, 3)) = FLOOR(TRY_CAST(customer_id_text AS DECIMAL(38, 3)))
-        AND @in_range(TRY_CAST(customer_id_text AS DECIMAL(38, 3)), 'order_lines', 'customer_id')
-        THEN CAST(CAST(TRY_CAST(customer_id_text AS DECIMAL(38, 3)) AS BIGINT) AS VARCHAR)
+      WHEN TRY_CAST(@number_text(customer_id_text, 'order_lines', 'customer_id') AS DECIMAL(38, 3)) = FLOOR(TRY_CAST(@number_text(customer_id_text, 'order_lines', 'customer_id') AS DECIMAL(38, 3)))
+        AND @in_range(TRY_CAST(@number_text(customer_id_text, 'order_lines', 'customer_id') AS DECIMAL(38, 3)), 'order_lines', 'customer_id')
+        THEN CAST(CAST(TRY_CAST(@number_text(customer_id_text, 'order_lines', 'customer_id') AS DECIMAL(38, 3)) AS BIGINT) AS VARCHAR)
     END AS customer_id
   FROM typed
 ),
