@@ -131,10 +131,11 @@ def test_the_provider_interface_takes_new_queues(project: Project) -> None:
 
 def test_rejected_files_replay_after_a_fix(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     import cartflow.pipeline.run as run_mod
+    from cartflow.pipeline.standardize import ModelsOutcome
     from cartflow.pipeline.run import run_pipeline
     from cartflow.runtime.backends import open_state
 
-    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: [])  # about the inbox, not SQLMesh
+    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: ModelsOutcome([], ran=False))  # about the inbox, not SQLMesh
     inbox = Path(project.lake_uri) / "landing" / "online_retail"
     inbox.mkdir(parents=True)
     (inbox / "day1.csv").write_bytes(b"")  # an export that went wrong

@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 import cartflow.pipeline.run as run_mod
+from cartflow.pipeline.standardize import ModelsOutcome
 from cartflow.config import Project
 from cartflow.pipeline.alerts import read_alert_log
 from cartflow.pipeline.run import run_pipeline
@@ -156,7 +157,7 @@ def crash_a_run(project: Project, ready: Path) -> str:
 def test_one_run_crashed_alert_per_crashed_run_along_a_chain(project: Project, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A run crashes; the run that recovers it crashes too, before alerting; the third alerts both, once."""
-    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: [])
+    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: ModelsOutcome([], ran=False))
     first = crash_a_run(project, tmp_path / "ready-1")
     second = crash_a_run(project, tmp_path / "ready-2")  # recovers the first, dies before its alerts go out
     assert [a for a in read_alert_log(project) if a["kind"] == "run_crashed"] == []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import cartflow.pipeline.run as run_mod
+from cartflow.pipeline.standardize import ModelsOutcome
 from cartflow.config import Project
 from cartflow.runtime.logs import configure_logging, reset_logging, run_context
 from cartflow.pipeline.run import run_pipeline
@@ -44,7 +45,7 @@ def test_json_lines_carry_the_run_id_and_extras(restore_logging: None) -> None:
 
 def test_every_line_of_a_run_has_its_run_id(project: Project, landing: Path, restore_logging: None,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: [])
+    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: ModelsOutcome([], ran=False))
     write_csv(landing / "day1.csv", ["536365,85123A,X,6,12/1/2010 8:26,2.55,17850,United Kingdom"])
     buf = io.StringIO()
     logfile = project.root / "logs" / "run.jsonl"

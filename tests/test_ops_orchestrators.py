@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import cartflow.pipeline.run as run_mod
+from cartflow.pipeline.standardize import ModelsOutcome
 from cartflow.config import Project
 from cartflow.config import load_project
 from cartflow.orchestrators import TASKS, RunFailed, run_stage_task
@@ -28,7 +29,7 @@ AIRFLOW = "apache-airflow==3.3.2"
 
 def test_stage_tasks_chain_into_one_recorded_run(project: Project, landing: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: [])
+    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: ModelsOutcome([], ran=False))
     write_csv(landing / "day1.csv", ["536365,85123A,X,6,12/1/2010 8:26,2.55,17850,United Kingdom"])
     carried = None
     for stage in TASKS:
@@ -106,7 +107,7 @@ def test_a_failed_required_source_standardizes_and_publishes_nothing_on_every_pa
         return real(project, storage, state, reporter, name, source, run_id)
 
     monkeypatch.setattr(run_mod, "extract", partner_down)
-    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: modelled.append(1) or [])
+    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: modelled.append(1) or ModelsOutcome([], ran=False))
     run_id = start(project)
     state = open_state(project)
     try:

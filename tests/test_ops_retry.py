@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import cartflow.pipeline.run as run_mod
+from cartflow.pipeline.standardize import ModelsOutcome
 from cartflow.config import Project, load_project
 from cartflow.runtime.retry import RetryPolicy, call_with_retry, policy_for_source
 from cartflow.pipeline.run import run_pipeline
@@ -33,7 +34,7 @@ def configure(project: Project, extra: str) -> Project:
 @pytest.fixture
 def no_transform(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests are about extraction: SQLMesh is not run (its own tests cover it)."""
-    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: [])
+    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: ModelsOutcome([], ran=False))
 
 
 def test_backoff_grows_exponentially_with_bounded_jitter() -> None:

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 import cartflow.pipeline.run as run_mod
+from cartflow.pipeline.standardize import ModelsOutcome
 from cartflow.config import Project, load_project
 from cartflow.lake.storage import LocalStorage
 from cartflow.pipeline.run import run_pipeline
@@ -85,7 +86,7 @@ def test_a_file_landing_during_a_run_is_taken_by_the_next_run(project: Project, 
         if not landed_during:
             write_csv(landing / "day2.csv", [ROW.format(h=9)])  # lands mid-run, after extract
             landed_during.append("day2.csv")
-        return []
+        return ModelsOutcome([], ran=False)
 
     monkeypatch.setattr(run_mod, "run_models", models_while_a_file_lands)
     write_csv(landing / "day1.csv", [ROW.format(h=8)])
@@ -112,7 +113,7 @@ def test_a_file_landing_during_a_run_is_taken_by_the_next_run(project: Project, 
 
 def test_a_restarted_watcher_retakes_nothing(project: Project, landing: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: [])  # about extraction only
+    monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: ModelsOutcome([], ran=False))  # about extraction only
     write_csv(landing / "day1.csv", [ROW.format(h=8)])
     first = run_pipeline(project)
     assert first.status == "succeeded"
