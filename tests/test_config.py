@@ -60,7 +60,27 @@ def test_missing_required_source_field_is_named() -> None:
 def test_environment_overrides_a_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     init_project(tmp_path)
     monkeypatch.setenv("CARTFLOW__LAKE__ROOT", "other-lake")
-    monkeypatch.setenv("CARTFLOW__CURRENCY__BASE", "EUR")
+    monkeypatch.setenv("CARTFLOW__CURRENCY__MAX_RATE_AGE_DAYS", "3")
     project = load_project(tmp_path)
     assert project.lake_uri.endswith("other-lake")
-    assert project.config.currency.base == "EUR"
+    assert project.config.currency.max_rate_age_days == 3
+
+
+@pytest.mark.parametrize("config", [
+    {"sources": {"shop": {"kind": "files", "path": "x", "currency": "USD"}}},
+    {"sources": {"api": {"kind": "http", "entity": "order_lines", "url": "http://x", "currency": "EUR"}}},
+    {"stream": {"currency": "USD"}},
+])
+def test_order_lines_in_another_currency_than_the_base_are_refused_not_mislabelled(config: dict) -> None:
+    """Order-line prices are never converted: a USD source under a GBP base would publish dollars as pounds."""
+    with pytest.raises(ConfigError) as err:
+        parse_config(config)
+    msg = str(err.value)
+    assert "never converted" in msg and "[currency] base = 'GBP'" in msg and "set [currency] base" in msg
+
+
+def test_order_lines_in_the_base_currency_and_other_entities_in_any_currency_are_accepted() -> None:
+    parse_config({"currency": {"base": "EUR"}, "stream": {"currency": "EUR"},
+                  "sources": {"shop": {"kind": "files", "path": "x", "currency": "EUR"},
+                              "sales": {"kind": "files", "entity": "sales", "path": "y", "currency": "USD"}}})
+    parse_config({"sources": {"shop": {"kind": "files", "path": "x"}}})

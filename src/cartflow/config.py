@@ -513,6 +513,21 @@ class ProjectConfig(_Strict):
             raise ValueError(f"[retries.sources] names unknown source(s) {unknown} (known: {sorted(self.sources)})")
         return self
 
+    @model_validator(mode="after")
+    def _order_lines_in_the_base_currency(self) -> "ProjectConfig":
+        """Order-line prices are not converted: a currency other than the base would be mislabelled."""
+        base = self.currency.base
+        named = [(f"[sources.{name}] currency", s.currency) for name, s in self.sources.items()
+                 if getattr(s, "entity", None) == "order_lines" and "currency" in s.model_fields_set]
+        if "currency" in self.stream.model_fields_set:
+            named.append(("[stream] currency", self.stream.currency))
+        for where, currency in named:
+            if currency != base:
+                raise ValueError(f"{where} = {currency!r}, but order lines are read in the base currency "
+                                 f"([currency] base = {base!r}) and never converted: set [currency] base = "
+                                 f"{currency!r}, or convert the prices before they land")
+        return self
+
 
 class Project:
     """A loaded project: its directory, its validated config, and the paths derived from them."""

@@ -50,7 +50,8 @@ backend = "sqlite"
 path = ".cartflow/state.db"
 
 [currency]
-# Every amount is converted to this currency.
+# Sales and transactions are converted to this currency; order lines must already be in it
+# (an order-line source's `currency` equals it: their prices are never converted).
 base = "GBP"
 
 # The UCI Online Retail order-line feed: drop CSV files into landing/online_retail/.
