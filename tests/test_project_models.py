@@ -203,6 +203,10 @@ def test_select_runs_only_the_model_and_downstream_and_full_refresh_rebuilds(sho
     assert result.status == "succeeded", result.error
     assert recorder.evaluated() == {"gold.mart_revenue_by_country"}
     assert published_at(project) != before  # what it rebuilt is published
+    shown = CliRunner(env={"COLUMNS": "80"}).invoke(
+        app, ["run", "--project", str(project.root), "--select", "gold.mart_revenue_by_country"])
+    assert shown.exit_code == 0, shown.output
+    assert "nothing new" not in shown.output and "succeeded" in shown.output  # it did rebuild
 
     recorder = Recorder()
     result = run_pipeline(project, reporter=recorder, select=("gold.fct_order+",), full_refresh=True)

@@ -155,7 +155,7 @@ def print_result(result, project: Project | None = None) -> None:
 
     for w in result.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(w)}")
-    if result.new_batches == 0 and result.status == "succeeded":
+    if result.new_batches == 0 and result.status == "succeeded" and not getattr(result, "models_ran", False):
         console.print(f"run {result.run_id}: nothing new to process ({result.seconds:.2f}s)")
         if project is not None:
             for shown, fmt, files, taken in inbox_states(project):
