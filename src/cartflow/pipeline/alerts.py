@@ -11,20 +11,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-import smtplib
 import socket
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Callable, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from cartflow.config import AlertsSection, EmailAlerts, Project, WebhookAlerts
 from cartflow.runtime.retry import RetryPolicy, call_with_retry
 from cartflow.runtime.state import utcnow
+
+if TYPE_CHECKING:  # httpx and the email modules load when an alert is sent, not in every run
+    from email.message import EmailMessage
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +89,8 @@ class WebhookSink:
         return value
 
     def send(self, alert: Alert) -> None:
+        import httpx
+
         body = alert.slack_payload() if self.cfg.format == "slack" else {**alert.to_dict(), "text": alert.text}
         try:
             resp = httpx.post(self.url(), json=body, timeout=self.cfg.timeout_seconds)
@@ -108,6 +109,8 @@ class EmailSink:
         self.cfg, self.project = cfg, project
 
     def message(self, alert: Alert) -> EmailMessage:
+        from email.message import EmailMessage
+
         msg = EmailMessage()
         msg["Subject"] = f"[cartflow {self.project}] {alert.title}"
         msg["From"] = self.cfg.from_addr
@@ -121,6 +124,8 @@ class EmailSink:
         return msg
 
     def send(self, alert: Alert) -> None:
+        import smtplib
+
         cfg = self.cfg
         cls = smtplib.SMTP_SSL if cfg.ssl else smtplib.SMTP
         try:

@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import duckdb
-
 from cartflow.config import Project
 from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
@@ -75,6 +73,8 @@ def parse_range(start: str | None, end: str | None) -> Restatement | None:
 
 def batches_in_range(project: Project, storage: Storage, first: date, last: date, known: set[str]) -> list[str]:
     """Batches (among `known`) holding at least one order line dated between the dates, from bronze."""
+    import duckdb
+
     settings = transform_settings(project, storage)
     fmt = settings.variables["order_date_format"]
     con = duckdb.connect()

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-import duckdb
-
 from cartflow.config import Project, QualitySection
 from cartflow.runtime.state import StateStore
 
@@ -29,6 +27,8 @@ def quarantine_share(warehouse: Any, batch_ids: list[str], cfg: QualitySection) 
     """Share of this run's new rows that went to quarantine, against `quarantine_max_share`."""
     if cfg.quarantine_max_share is None or not batch_ids:
         return None
+    import duckdb  # here, not at the top: a run with nothing new never loads it
+
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         def counts(table: str) -> dict[str, int]:
@@ -94,6 +94,8 @@ def _newest_event(project: Project) -> dict[str, datetime | None]:
     """The newest invoice time in silver (one feed of order lines: reported as `order_lines`)."""
     if not project.warehouse_path.exists():
         return {"order_lines": None}
+    import duckdb
+
     con = duckdb.connect(str(project.warehouse_path), read_only=True)
     try:
         value = con.execute("SELECT max(invoice_ts) FROM silver.order_lines").fetchone()[0]

@@ -20,8 +20,6 @@ from cartflow.lake.storage import Storage
 from cartflow.pipeline.lifecycle import RunContext, RunLifecycle, RunResult, Stage, new_run_id
 from cartflow.pipeline.quality import check_quality
 from cartflow.pipeline.standardize import run_models, to_bronze, transform_settings
-from cartflow.publish.marts import publish
-from cartflow.publish.serving import refresh_serving
 from cartflow.runtime.progress import Reporter
 from cartflow.runtime.retry import call_with_retry, policy_for_source
 from cartflow.runtime.state import StateStore, utcnow
@@ -98,6 +96,10 @@ def stage_quality(ctx: RunContext) -> None:
 
 
 def stage_publish(ctx: RunContext) -> None:
+    # imported here: a run with nothing new decides so without loading DuckDB and pyarrow
+    from cartflow.publish.marts import publish
+    from cartflow.publish.serving import refresh_serving
+
     stage = ctx.reporter.stage("publish")
     warehouse = open_warehouse(ctx.project, ctx.storage)
     publish(warehouse, ctx.storage, progress=lambda name: stage.advance(detail=name),

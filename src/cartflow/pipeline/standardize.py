@@ -9,13 +9,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cartflow.config import Project
 from cartflow.entities import ENTITIES as CONTRACTS
 from cartflow.entities import ENTITY_NAMES
-from cartflow.lake.bronze import BronzeError, BronzeResult, layout_for
-from cartflow.lake.bronze import to_bronze as convert_to_bronze
 from cartflow.lake.raw import Rejection, record_rejection
 from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
@@ -25,6 +23,9 @@ from cartflow.sources.file_checks import rejection_code
 from cartflow.transform.inputs import fed_entities, input_variables, pending_key, write_inputs, write_pending
 from cartflow.transform.runner import TransformSettings, models_changed, reconcile_pending, transform
 from cartflow.transform.warehouse import open_warehouse
+
+if TYPE_CHECKING:  # the converter loads pyarrow (~0.2 s): a run with nothing landed does not need it
+    from cartflow.lake.bronze import BronzeResult
 
 ENTITIES = ENTITY_NAMES
 __all__ = ["ENTITIES", "BronzeOutcome", "ModelsOutcome", "ReconciliationError", "pending_key", "run_models", "to_bronze",
@@ -54,6 +55,11 @@ def to_bronze(project: Project, storage: Storage, state: StateStore, reporter: R
     outcome = BronzeOutcome()
     landed = state.manifests(status="landed")
     stage = reporter.stage("bronze", total=len(landed))
+    if not landed:
+        stage.done()
+        return outcome
+    from cartflow.lake.bronze import BronzeError
+
     for m in landed:
         source = project.config.sources.get(m.source)
         if source is None and m.source == project.config.stream.source:
@@ -86,6 +92,9 @@ def to_bronze(project: Project, storage: Storage, state: StateStore, reporter: R
 
 def _convert(storage: Storage, m: Manifest, source: Any, project: Project) -> BronzeResult:
     """One converter for every source kind, entity and format (the stream's batches included)."""
+    from cartflow.lake.bronze import layout_for
+    from cartflow.lake.bronze import to_bronze as convert_to_bronze
+
     layout = layout_for(source, m.raw_key, timezone=project.config.project.timezone)
     return convert_to_bronze(storage, m.raw_key, source=m.source, entity=m.entity, batch_id=m.batch_id,
                              source_file=m.source_file, ingested_at=datetime.fromisoformat(m.extracted_at),

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from cartflow.config import FilesSource
-from cartflow.lake.bronze import BronzeError, layout_for, probe
 from cartflow.lake.raw import Rejection
 from cartflow.runtime.text import printable
 
@@ -130,6 +129,8 @@ def check_file(path: Path, source: FilesSource, name: str, file: str | None = No
     if sniffed:
         code, what = sniffed
         return Rejection(code, f"{name}: {shown}: {what}")
+    from cartflow.lake.bronze import BronzeError, layout_for, probe  # pyarrow: only when a new file is read
+
     try:
         probe(path, layout_for(source, path.name), source.entity, name, file=shown)
     except BronzeError as exc:

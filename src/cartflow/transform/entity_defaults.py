@@ -11,29 +11,49 @@ the settings table), rewrite them with `write_empty_files()`;
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from cartflow.entities import ENTITY_NAMES
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 EMPTY_DIR = Path(__file__).resolve().parent / "empty"
 ENTITIES = tuple(e for e in ENTITY_NAMES if e != "order_lines")
 """Every entity but order lines, whose bronze and pending batches every caller must pass."""
 
-SETTINGS_SCHEMA = pa.schema([
-    ("source", pa.string()), ("entity", pa.string()), ("kind", pa.string()), ("currency", pa.string()),
-    ("rate_base", pa.string()), ("ambiguous_dates", pa.string()), ("slash_dates", pa.string()),
-    ("dash_dates", pa.string()), ("dot_dates", pa.string()), ("date_format", pa.string()),
-    ("timezone", pa.string()), ("window_start", pa.string()), ("window_end", pa.string()),
-])
-"""`date_format`: the strptime format the source declared for its timestamps (DuckDB spelling, e.g.
-`%-m/%-d/%Y %-H:%M`), or NULL: then ISO 8601 and the `*_dates` rules apply. `timezone`: the shop's
-IANA zone (`[project] timezone`): naive timestamps are in it, and ISO timestamps with an offset are
-converted to it. `window_start`/`window_end`: the contract's date window for this run (ISO text;
-`[contract] earliest_date`, now + `future_days`), the same on every row: bounds that move with the
-clock are data, never SQLMesh variables (those would change every model's fingerprint). Written per
-run by `cartflow.transform.inputs`; docs/columns.md."""
+
+@cache
+def settings_schema() -> pa.Schema:
+    """`SETTINGS_SCHEMA`, the settings table's columns.
+
+    `date_format`: the strptime format the source declared for its timestamps (DuckDB spelling, e.g.
+    `%-m/%-d/%Y %-H:%M`), or NULL: then ISO 8601 and the `*_dates` rules apply. `timezone`: the shop's
+    IANA zone (`[project] timezone`): naive timestamps are in it, and ISO timestamps with an offset are
+    converted to it. `window_start`/`window_end`: the contract's date window for this run (ISO text;
+    `[contract] earliest_date`, now + `future_days`), the same on every row: bounds that move with the
+    clock are data, never SQLMesh variables (those would change every model's fingerprint). Written per
+    run by `cartflow.transform.inputs`; docs/columns.md.
+    """
+    import pyarrow as pa
+
+    return pa.schema([
+        ("source", pa.string()), ("entity", pa.string()), ("kind", pa.string()), ("currency", pa.string()),
+        ("rate_base", pa.string()), ("ambiguous_dates", pa.string()), ("slash_dates", pa.string()),
+        ("dash_dates", pa.string()), ("dot_dates", pa.string()), ("date_format", pa.string()),
+        ("timezone", pa.string()), ("window_start", pa.string()), ("window_end", pa.string()),
+    ])
+
+
+def __getattr__(name: str) -> Any:
+    """`SETTINGS_SCHEMA` is built on first use: pyarrow (with numpy, ~0.2 s) loads where a table is
+    written, not in every process that imports the runner (`cartflow run` with nothing new)."""
+    if name == "SETTINGS_SCHEMA":
+        return settings_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 ENTITY_DEFAULTS: dict[str, object] = {
     **{f"bronze_{entity}": str(EMPTY_DIR / f"{entity}.parquet") for entity in ENTITIES},
@@ -46,6 +66,7 @@ ENTITY_DEFAULTS: dict[str, object] = {
 
 def write_empty_files(directory: Path = EMPTY_DIR) -> list[Path]:
     """(Re)write the empty files from the current schemas (run after changing an entity's columns)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from cartflow.lake.bronze import bronze_schema
@@ -54,7 +75,7 @@ def write_empty_files(directory: Path = EMPTY_DIR) -> list[Path]:
     written = []
     tables = {f"{e}.parquet": bronze_schema(e).empty_table() for e in ENTITIES}
     tables["pending.parquet"] = pa.schema([("batch_id", pa.string())]).empty_table()
-    tables["source_settings.parquet"] = SETTINGS_SCHEMA.empty_table()
+    tables["source_settings.parquet"] = settings_schema().empty_table()
     for name, table in tables.items():
         pq.write_table(table, directory / name)
         written.append(directory / name)

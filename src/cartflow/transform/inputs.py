@@ -16,23 +16,31 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from cartflow.config import FilesSource, HttpSource, PostgresSource, Project
 from cartflow.entities import ENTITIES, ENTITY_NAMES
-from cartflow.lake.bronze import bronze_schema
 from cartflow.lake.storage import Storage
-from cartflow.transform.entity_defaults import SETTINGS_SCHEMA
+from cartflow.transform.entity_defaults import settings_schema
+
+if TYPE_CHECKING:  # pyarrow (~0.2 s with numpy) loads where a table is written: `input_variables` needs none
+    import pyarrow as pa
 
 SETTINGS_KEY = "_pipeline/sources.parquet"
 EMPTY_FILE = "empty.parquet"
 DEFAULT_ORDER_DATE_FORMAT = "%-m/%-d/%Y %-H:%M"
 
-PENDING_SCHEMA = pa.schema([("batch_id", pa.string())])
+
+def __getattr__(name: str) -> Any:
+    """`SETTINGS_SCHEMA` and `PENDING_SCHEMA` (`batch_id` text), built on first use (pyarrow)."""
+    if name == "SETTINGS_SCHEMA":
+        return settings_schema()
+    if name == "PENDING_SCHEMA":
+        import pyarrow as pa
+
+        return pa.schema([("batch_id", pa.string())])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def source_settings(project: Project, now: datetime | None = None) -> pa.Table:
@@ -41,6 +49,8 @@ def source_settings(project: Project, now: datetime | None = None) -> pa.Table:
     Every row also carries this run's date window (`[contract]`, "now" fixed once, in the
     shop's time zone): its bounds move with the clock, so they reach silver as data, never
     as SQLMesh variables (a changed variable changes every model's fingerprint)."""
+    import pyarrow as pa
+
     base, zone = project.config.currency.base, project.config.project.timezone
     window = project.config.contract.window(now or datetime.now(ZoneInfo(zone)))
     bounds = {"window_start": window.earliest.isoformat(sep=" "), "window_end": window.latest.isoformat(sep=" ")}
@@ -57,7 +67,7 @@ def source_settings(project: Project, now: datetime | None = None) -> pa.Table:
         rows.append({"source": stream.source, "entity": "order_lines", "kind": "stream", "currency": stream.currency,
                      "rate_base": None, "ambiguous_dates": None, "slash_dates": None, "dash_dates": None,
                      "dot_dates": None, "date_format": stream.invoice_date_format, "timezone": zone, **bounds})
-    return pa.Table.from_pylist(rows, schema=SETTINGS_SCHEMA)
+    return pa.Table.from_pylist(rows, schema=settings_schema())
 
 
 def _date_format(source: FilesSource | HttpSource | PostgresSource) -> str | None:
@@ -92,6 +102,9 @@ def pending_key(entity: str) -> str:
 
 def write_pending(storage: Storage, entity: str, batch_ids: list[str]) -> None:
     """The batch ids of `entity` the next transform processes (read by bronze.pending_*)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     buf = io.BytesIO()
     pq.write_table(pa.table({"batch_id": pa.array(batch_ids, pa.string())}), buf)
     storage.write_bytes(pending_key(entity), buf.getvalue())
@@ -99,6 +112,10 @@ def write_pending(storage: Storage, entity: str, batch_ids: list[str]) -> None:
 
 def write_inputs(project: Project, storage: Storage) -> dict[str, Any]:
     """Write the settings table and any missing empty bronze file; return every input variable."""
+    import pyarrow.parquet as pq
+
+    from cartflow.lake.bronze import bronze_schema
+
     buf = io.BytesIO()
     pq.write_table(source_settings(project), buf)
     storage.write_bytes(SETTINGS_KEY, buf.getvalue())

@@ -13,8 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import duckdb
-
 from cartflow.entities import ENTITIES, ORDER_LINES
 from cartflow.transform.warehouse import Warehouse
 
@@ -64,6 +62,8 @@ def reconcile(warehouse: Warehouse, bronze: Mapping[str, str], pending: Mapping[
     wanted = {name: ids for name, ids in wanted.items() if ids}
     if not wanted:
         return results
+    import duckdb
+
     with duckdb.connect() as lake:
         if lake_setup:
             lake_setup(lake)  # s3:// lakes

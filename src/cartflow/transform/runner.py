@@ -18,12 +18,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import pyarrow as pa
-
-from cartflow.transform._console import CapturingConsole, model_name
 from cartflow.transform.entity_defaults import ENTITY_DEFAULTS
 from cartflow.transform.fingerprint import deployed_fingerprint, project_fingerprint, record_deployed
 from cartflow.transform.ledger import (BatchReconciliation, ReconciliationError, assert_reconciled,
@@ -32,6 +28,12 @@ from cartflow.transform.project import (ProjectModelError, assemble, check_proje
                                         project_files, published_models as tagged_models, real_paths,
                                         select as select_models, short)
 from cartflow.transform.warehouse import DuckDBWarehouse, Warehouse
+
+if TYPE_CHECKING:  # SQLMesh loads (~2 s) only where a context opens: deciding "nothing new" needs none of it
+    import duckdb
+    import pyarrow as pa
+
+    from cartflow.transform._console import CapturingConsole
 
 PROJECT_DIR = Path(__file__).resolve().parent
 """The SQLMesh project: models/, audits/, macros/, tests/."""
@@ -166,6 +168,8 @@ def open_context(settings: TransformSettings, console: Any | None = None) -> Ite
     from sqlmesh.core.console import get_console, set_console
     from sqlmesh.utils.errors import ConfigError
 
+    from cartflow.transform._console import CapturingConsole
+
     Path(settings.warehouse).parent.mkdir(parents=True, exist_ok=True)
     previous = get_console()
     set_console(console or CapturingConsole())
@@ -197,6 +201,8 @@ def transform(settings: TransformSettings, progress: Progress | None = None, *,
     Raises TransformError naming the failed model(s) and SQLMesh's error, including a
     failed blocking audit (e.g. reconciliation_holds).
     """
+    from cartflow.transform._console import CapturingConsole
+
     say = progress or (lambda _message: None)
     console = CapturingConsole(progress=say)
     started = time.perf_counter()
@@ -302,6 +308,8 @@ def _chosen(settings: TransformSettings, context: Any, select: Iterable[str]) ->
 
 def _incremental_versions(context: Any) -> dict[str, str]:
     """Physical version per deployed incremental model (empty before the first plan)."""
+    from cartflow.transform._console import model_name
+
     environment = context.state_reader.get_environment("prod")
     if environment is None:
         return {}

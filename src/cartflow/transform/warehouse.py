@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
-import duckdb
-import pyarrow as pa
+if TYPE_CHECKING:  # pragma: no cover; DuckDB and pyarrow load where a connection opens, not on import
+    import duckdb
+    import pyarrow as pa
 
-if TYPE_CHECKING:  # pragma: no cover
     from cartflow.config import Project
     from cartflow.lake.storage import Storage
 
@@ -132,6 +132,8 @@ class DuckDBWarehouse:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only connection (a run holding the file read-write makes this raise)."""
+        import duckdb
+
         return duckdb.connect(str(self.path), read_only=True, config=self.config)
 
     def batch_counts(self, table: str, batch_ids: list[str]) -> dict[str, int]:
@@ -172,6 +174,8 @@ class DuckDBWarehouse:
     def catalog_tables(self, storage: "Storage | None" = None) -> list[WarehouseTable]:
         if not self.path.exists():
             return []
+        import duckdb
+
         try:
             con = self.connect()
         except duckdb.Error as exc:

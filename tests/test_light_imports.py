@@ -1,0 +1,81 @@
+"""Light commands never load the heavy engines: SQLMesh, pyspark, pandas (issue 15).
+
+A `cartflow run` with nothing new decides so before it imports the transform engine (and,
+stricter, without DuckDB or pyarrow: together they cost twice a bare `import duckdb`), and
+`sql`, `status`, `runs`, `catalog` (without --ddl), `dlq`, `alerts list`, `--help`,
+`--version`, `serve` (with its consumers) and `send` never need them. What each real process
+imported is read from `PYTHONPROFILEIMPORTTIME` (Python's `-X importtime`: one line per module,
+as it is imported), so these tests check the import graph, never a duration; the time itself is
+measured by `python -m benchmarks` (docs/benchmarks.md, "Light commands").
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cartflow.config import Project, load_project
+from cartflow.pipeline.run import run_pipeline
+from cartflow.scaffold import init_project
+from conftest import write_csv
+
+HEAVY = ("sqlmesh", "pyspark", "pandas")
+"""Never imported by a light command."""
+NOOP_HEAVY = (*HEAVY, "duckdb", "pyarrow")
+"""Never imported by a run that finds nothing new."""
+ROWS = [
+    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850,United Kingdom",
+    "536365,71053,WHITE METAL LANTERN,6,12/1/2010 8:26,3.39,17850,United Kingdom",
+    "536366,22633,HAND WARMER UNION JACK,6,12/1/2010 8:28,1.85,17850,United Kingdom",
+]
+
+
+def imported(log: str) -> set[str]:
+    """Top-level packages named in `-X importtime` lines (`import time: self | cumulative | name`)."""
+    names = set()
+    for line in log.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "imported package":  # the header line
+                names.add(name.split(".")[0])
+    return names
+
+
+def cartflow(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """`cartflow ARGS` in its own interpreter, and the packages it imported."""
+    proc = subprocess.run([sys.executable, "-m", "cartflow.cli", *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "80", "PYTHONPROFILEIMPORTTIME": "1", **(env or {})})
+    assert proc.returncode == 0, f"cartflow {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    return proc, imported(proc.stderr)
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """A project whose first run took a file through SQLMesh and published the marts."""
+    root = tmp_path_factory.mktemp("light") / "shop"
+    init_project(root)
+    csv = write_csv(root / "landing" / "online_retail" / "day1.csv", ROWS)
+    os.utime(csv, (csv.stat().st_atime - 3600, csv.stat().st_mtime - 3600))  # a finished export: no settling
+    project = load_project(root)
+    result = run_pipeline(project)
+    assert result.status == "succeeded" and result.new_batches == 1, result.error
+    return project
+
+
+def test_a_run_with_nothing_new_imports_no_engine(ran: Project) -> None:
+    proc, modules = cartflow("run", "--project", str(ran.root))
+    said = " ".join(proc.stdout.split())  # lines wrap at 80 columns
+    assert "nothing new to process" in said
+    assert "holds only files taken by earlier runs" in said  # it did look at the inbox
+    assert not modules & set(NOOP_HEAVY), f"a run with nothing new imported {sorted(modules & set(NOOP_HEAVY))}"
+    assert "cartflow" in modules  # the log is read: the command's own package is in it
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("run", "--help"), ("sql", "--help")],
+                         ids=" ".join)
+def test_help_and_version_import_no_engine(args: tuple[str, ...]) -> None:
+    _, modules = cartflow(*args)
+    assert not modules & set(HEAVY + ("duckdb", "pyarrow")), sorted(modules & set(HEAVY + ("duckdb", "pyarrow")))
