@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from stream_fixtures import API_KEY, wait_until
 
 from cartflow.config import Project, load_project
 from cartflow.pipeline.run import run_pipeline
+from cartflow.runtime.backends import open_state
 from cartflow.scaffold import init_project
 from conftest import write_csv
 
@@ -31,6 +34,7 @@ ROWS = [
     "536365,71053,WHITE METAL LANTERN,6,12/1/2010 8:26,3.39,17850,United Kingdom",
     "536366,22633,HAND WARMER UNION JACK,6,12/1/2010 8:28,1.85,17850,United Kingdom",
 ]
+SQL = "SELECT count(*) AS months FROM mart_revenue_monthly"
 
 
 def imported(log: str) -> set[str]:
@@ -74,8 +78,48 @@ def test_a_run_with_nothing_new_imports_no_engine(ran: Project) -> None:
     assert "cartflow" in modules  # the log is read: the command's own package is in it
 
 
+@pytest.mark.parametrize("args", [
+    ("sql", SQL), ("sql", SQL, "--format", "json"), ("status",), ("runs",), ("catalog",),
+    ("catalog", "--format", "json"), ("dlq", "list"), ("dlq", "list", "quarantine"), ("alerts", "list"),
+], ids=lambda args: " ".join(a for a in args if a != SQL))
+def test_reading_commands_import_no_engine(ran: Project, args: tuple[str, ...]) -> None:
+    proc, modules = cartflow(*args, "--project", str(ran.root))
+    assert not modules & set(HEAVY), f"cartflow {' '.join(args)} imported {sorted(modules & set(HEAVY))}"
+    if args[0] == "sql":
+        assert "1" in proc.stdout  # one month of revenue: the marts were really read
+
+
 @pytest.mark.parametrize("args", [("--help",), ("--version",), ("run", "--help"), ("sql", "--help")],
                          ids=" ".join)
 def test_help_and_version_import_no_engine(args: tuple[str, ...]) -> None:
     _, modules = cartflow(*args)
     assert not modules & set(HEAVY + ("duckdb", "pyarrow")), sorted(modules & set(HEAVY + ("duckdb", "pyarrow")))
+
+
+def test_serve_with_its_consumers_and_send_import_no_engine(ran: Project, tmp_path: Path) -> None:
+    from stream_fixtures import ApiServer
+
+    server = ApiServer(ran.root, {"CARTFLOW_API_KEY": API_KEY, "CARTFLOW__STREAM__RAW_FLUSH_SECONDS": "0.5",
+                                  "PYTHONPROFILEIMPORTTIME": "1"}).start()
+    try:
+        csv = write_csv(tmp_path / "more.csv", ["581587,22613,PACK OF 20 SPACEBOY NAPKINS,12,12/9/2011 12:50,0.85,"
+                                                "12680,France"])
+        proc, sent = cartflow("send", str(csv), "--url", server.url, env={"CARTFLOW_API_KEY": API_KEY})
+        assert "accepted" in proc.stdout
+        wait_until(lambda: server.get("/v1/invoices/581587").status_code == 200, timeout=60,
+                   what="the sent line visible in the serving store")
+
+        def landed() -> bool:
+            state = open_state(ran)
+            try:
+                return any(m.source == ran.config.stream.source for m in state.manifests())
+            finally:
+                state.close()
+
+        wait_until(landed, timeout=60, what="the raw sink's batch landed")
+    finally:
+        server.stop()
+    served = imported(server.log_path.read_text(errors="replace"))  # type: ignore[union-attr]
+    assert "cartflow" in served and "uvicorn" in served
+    assert not served & set(HEAVY), f"cartflow serve imported {sorted(served & set(HEAVY))}"
+    assert not sent & set(HEAVY), f"cartflow send imported {sorted(sent & set(HEAVY))}"

@@ -47,10 +47,19 @@ def connect(storage: Storage, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     for name, uri in tables.items():
         con.execute(f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{uri}')")
     if read_only:
-        con.execute("SET allowed_paths = $1", [sorted(tables.values())])
+        con.execute(f"SET allowed_paths = {string_list(sorted(tables.values()))}")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     return con
+
+
+def string_list(values: list[str]) -> str:
+    """A DuckDB list literal of strings (quotes doubled).
+
+    Not a bound parameter: DuckDB's Python client imports pandas (and numpy) to inspect
+    any bound value, which cost `cartflow sql` ~0.4 s of its ~1 s.
+    """
+    return "[" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + "]"
 
 
 def check_read_only(sql: str) -> None:

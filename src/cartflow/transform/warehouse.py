@@ -198,9 +198,10 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 def _describe(con: duckdb.DuckDBPyConnection, path: Path) -> Iterable[WarehouseTable]:
+    layers = ", ".join(f"'{layer}'" for layer in WAREHOUSE_LAYERS)  # literals: a bound parameter imports pandas
     names = con.execute(
         "SELECT table_schema, table_name, table_type FROM information_schema.tables "
-        "WHERE table_schema IN (SELECT unnest(?)) ORDER BY 1, 2", [list(WAREHOUSE_LAYERS)]).fetchall()
+        f"WHERE table_schema IN ({layers}) ORDER BY 1, 2").fetchall()
     computed = _computed_views(con)
     for schema, name, kind in names:
         fq = f'"{schema}"."{name}"'
