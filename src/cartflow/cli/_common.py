@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 
-from cartflow.config import ConfigError, Project, load_project
 from cartflow.console import COUNT, DELTA, TEXT, BarReporter, Col, Section, check_format, console, err_console, \
     hint, show
 
+if TYPE_CHECKING:  # the config schema (pydantic, ~0.2 s) loads with the first project: --help needs none
+    from cartflow.config import Project
 
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project directory (holds cartflow.toml).")]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Output format: table, csv or json.")]
@@ -47,6 +48,8 @@ def valid_format(fmt: str, allowed: tuple[str, ...] = ("table", "csv", "json")) 
 
 
 def load(directory: Path) -> Project:
+    from cartflow.config import ConfigError, load_project
+
     try:
         return load_project(directory)
     except ConfigError as exc:
