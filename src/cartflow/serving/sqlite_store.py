@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from cartflow.runtime.group_commit import GroupCommit
 from cartflow.runtime.state import utcnow
 from cartflow.serving.documents import invoice_document
 from cartflow.serving.store import (
@@ -126,6 +127,7 @@ class SqliteStore:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
+        self._claims: GroupCommit[tuple[str, str], dict[str, str]] = GroupCommit(self._claim_all)
         try:
             self._db().executescript(SCHEMA)
         except sqlite3.Error as exc:
@@ -183,20 +185,32 @@ class SqliteStore:
             raise RejectedLines(f"serving store {self.path.name}: {type(exc).__name__}: {exc}") from exc
 
     def claim_events(self, claims: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """Concurrent callers (API requests in flight) share one transaction and fsync (group commit)."""
         if not claims:
             return {}
-        ids = json.dumps(sorted({event_id for event_id, _ in claims}))
+        return self._claims.submit(claims)
+
+    def _claim_all(self, groups: list[Sequence[tuple[str, str]]]) -> list[dict[str, str]]:
+        claims = [c for group in groups for c in group]
+        first: dict[str, str] = {}
+        for event_id, digest in claims:
+            first.setdefault(event_id, digest)
         now = utcnow()
         held: dict[str, str] = {}
 
         def claim(db: sqlite3.Connection) -> None:
+            before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO event_ids VALUES (?, ?, ?)", [(i, h, now) for i, h in claims])
+            if db.total_changes - before == len(first):  # every id was new: each is bound to its first claim
+                held.update(first)
+                return
             held.update(db.execute("SELECT event_id, content_hash FROM event_ids "
-                                   "WHERE event_id IN (SELECT value FROM json_each(?))", (ids,)).fetchall())
+                                   "WHERE event_id IN (SELECT value FROM json_each(?))",
+                                   (json.dumps(sorted(first)),)).fetchall())
 
         with self._write_lock:
             self._write(claim)
-        return held
+        return [{event_id: held[event_id] for event_id, _ in group} for group in groups]
 
     def upsert_staged(self, stage: Path) -> int:
         """The batch refresh's fast path: upsert every row of a staging SQLite file in SQL.

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from cartflow.runtime.group_commit import GroupCommit
 from cartflow.stream.log import AssignmentCallback, Event, LogUnavailable, OutgoingEvent, partition_for
 
 SCHEMA = """
@@ -71,6 +72,7 @@ class SqliteLog:
             raise LogUnavailable(f"event log {path}: {exc}: check the [stream] path and disk space") from exc
         self._last_retention = 0.0
         self.enforce_retention()
+        self._appends: GroupCommit[OutgoingEvent, None] = GroupCommit(self._append_all)
 
     def _partition_count(self, wanted: int) -> int:
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('partitions', ?)", (str(wanted),))
@@ -85,15 +87,23 @@ class SqliteLog:
         return f"sqlite:{self.path}"
 
     def append(self, events: Sequence[OutgoingEvent]) -> None:
+        """Durable on return; concurrent appends (API requests in flight) share one transaction and fsync."""
         if not events:
             return
+        self._appends.submit(events)
+        with _appended:
+            _appended.notify_all()
+        if time.time() - self._last_retention > _RETENTION_EVERY:
+            self.enforce_retention()
+
+    def _append_all(self, groups: list[Sequence[OutgoingEvent]]) -> list[None]:
         now = time.time()
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 heads = dict(self._db.execute("SELECT partition, next_offset FROM heads").fetchall())
                 rows = []
-                for e in events:
+                for e in (e for group in groups for e in group):
                     p = partition_for(e.key, self.partitions)
                     offset = heads.get(p, 0)
                     heads[p] = offset + 1
@@ -106,10 +116,7 @@ class SqliteLog:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise LogUnavailable(f"event log {self.path}: write failed: {exc}") from exc
-        with _appended:
-            _appended.notify_all()
-        if now - self._last_retention > _RETENTION_EVERY:
-            self.enforce_retention()
+        return [None] * len(groups)
 
     def enforce_retention(self) -> int:
         """Delete events older than `retention_hours`, whatever the consumers' positions (as Kafka does)."""
