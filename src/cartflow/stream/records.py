@@ -16,7 +16,6 @@ those bytes are what the log, the raw zone and bronze all hold.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from cartflow.entities import (DEFAULT_EARLIEST, DEFAULT_FUTURE_DAYS, INT64_MAX,
 from cartflow.entities.values import (MAX_NUMBER_TEXT, check_decimal, check_instant, check_integer, check_text,
                                       fits_money, parse_decimal, parse_whole)
 from cartflow.stream.body import TOO_DEEP, BodyError, Malformed, split_body
+from cartflow.stream.fast_lane import checks_for, content_event_id, encode_event, fast_values
 from cartflow.stream.log import OutgoingEvent
 from cartflow.stream.patterns import BLANK, DECIMAL, EVENT_ID, ISO_SHAPE, KAGGLE_SHAPE, WHOLE
 
@@ -40,6 +40,7 @@ COLUMNS: tuple[Column, ...] = tuple(c for c in ORDER_LINES.columns if c.api_name
 FIELDS: tuple[str, ...] = tuple(str(c.api_name) for c in COLUMNS)
 REQUIRED: tuple[str, ...] = tuple(str(c.api_name) for c in COLUMNS if c.required)
 COLUMN_OF: dict[str, Column] = {str(c.api_name): c for c in COLUMNS}
+ALLOWED = frozenset([*FIELDS, "event_id"])
 DEFAULT_DATE_FORMAT = "%-m/%-d/%Y %-H:%M"
 _EVENT_ID_SHAPE = re.compile(EVENT_ID)
 
@@ -97,7 +98,14 @@ def parse_records(items: list[tuple[int | None, Any]], date_format: str = DEFAUL
     """
     window = window or default_window()
     parsed = Parsed()
+    # the common case first (fast_lane.py): it accepts exactly what validate() accepts, or defers to it
+    checks = checks_for(COLUMNS, window, kaggle_dates=date_format == DEFAULT_DATE_FORMAT)
     for index, (line, item) in enumerate(items):
+        fast = fast_values(item, checks, ALLOWED, "Quantity", "UnitPrice", FIELDS) if checks else None
+        if fast is not None:
+            parsed.events.append(to_event(fast))
+            parsed.positions.append((index, line))
+            continue
         if isinstance(item, Malformed):
             parsed.rejected.append(Rejected(index, item.reason, [{"field": None, "message": item.message}],
                                             item.text, line))
@@ -329,15 +337,13 @@ def derive_event_id(values: dict[str, str | None]) -> str:
     Two lines with identical content in every field are one event: silver treats such
     copies as duplicates too (`duplicate_row`).
     """
-    payload = json.dumps([values.get(f) for f in FIELDS], ensure_ascii=False, separators=(",", ":"))
-    return "ol-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+    return content_event_id(values, FIELDS)  # sha256 of json.dumps([...], ensure_ascii=False), compact
 
 
 def to_event(values: dict[str, str | None]) -> OutgoingEvent:
     """The canonical JSON of an accepted record; partition key = InvoiceNo."""
-    body = {"event_id": values["event_id"], **{f: values.get(f) for f in FIELDS}}
-    value = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return OutgoingEvent(key=str(values["InvoiceNo"]).encode("utf-8"), value=value, event_id=str(values["event_id"]))
+    event_id, value = encode_event(values, FIELDS)  # = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return OutgoingEvent(key=str(values["InvoiceNo"]).encode("utf-8"), value=value, event_id=event_id)
 
 
 def strptime_format(date_format: str) -> str:
