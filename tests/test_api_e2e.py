@@ -138,7 +138,7 @@ def test_a_poison_line_never_stalls_the_lines_after_it(request: pytest.FixtureRe
     after = order_lines(5, seed=42)
     assert server.post(after).status_code == 202
     for record in after:
-        wait_until(lambda: server.get(f"/v1/invoices/{record['InvoiceNo']}").status_code == 200, timeout=30,
+        wait_until(lambda r=record: server.get(f"/v1/invoices/{r['InvoiceNo']}").status_code == 200, timeout=30,
                    what=f"{record['InvoiceNo']}, posted after the poison, readable")
     wait_until(lambda: server.get("/v1/health").json()["consumers"]["serving-sink"]["lag"] == 0, timeout=30,
                what="the serving sink caught up")

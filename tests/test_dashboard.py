@@ -59,7 +59,7 @@ def dashboard(published_demo: Project) -> Dashboard:
 def sql(project: Project, statement: str) -> list[dict]:
     """`cartflow sql`'s function: rows as dicts."""
     columns, rows = query(open_lake(project), statement)
-    return [dict(zip(columns, r)) for r in rows]
+    return [dict(zip(columns, r, strict=False)) for r in rows]
 
 
 def num(value) -> float:

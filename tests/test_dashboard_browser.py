@@ -251,7 +251,7 @@ def test_a_filter_changes_every_chart(page, server: str, published_demo: Project
     page.click("#f-country-btn")
     page.locator("#f-country-list label", has_text=country).first.click()
     page.keyboard.press("Escape")
-    page.wait_for_function(f"location.search.includes('country=') && document.body.dataset.state === 'ready'")
+    page.wait_for_function("location.search.includes('country=') && document.body.dataset.state === 'ready'")
     after = _signatures(page)
     unchanged = [c for c in CARDS if before[c] == after[c]]
     assert not unchanged, f"these charts ignored the filter: {unchanged}"

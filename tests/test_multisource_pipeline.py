@@ -82,11 +82,11 @@ def rate_reasons(rows: list[dict[str, Any]]) -> list[str | None]:
         else:
             out.append(None)
     last = {}
-    for i, (r, reason) in enumerate(zip(rows, out)):
+    for i, (r, reason) in enumerate(zip(rows, out, strict=False)):
         if reason is None:
             last[(r["Currency_Code"], r["Date"])] = i
     return [("duplicate_rate" if reason is None and last[(r["Currency_Code"], r["Date"])] != i else reason)
-            for i, (r, reason) in enumerate(zip(rows, out))]
+            for i, (r, reason) in enumerate(zip(rows, out, strict=False))]
 
 
 def expected(reasons: list[str | None]) -> tuple[int, dict[str, int]]:

@@ -208,7 +208,7 @@ def test_hostile_values_in_every_entity_are_quarantined_and_every_run_succeeds(t
     with duckdb.connect(str(project.warehouse_path), read_only=True) as con:
         for entity, rows in expected.items():
             keys = [r.split(",", 1)[0] if entity != "exchange_rates" else r.split(",")[1] for r, _ in rows]
-            bad = {k: reason for k, (_, reason) in zip(keys, rows) if reason}
+            bad = {k: reason for k, (_, reason) in zip(keys, rows, strict=False) if reason}
             assert _quarantine(con, entity) == bad, entity
             kept = con.execute(f"SELECT count(*) FROM silver.{entity}").fetchone()[0]
             assert kept + len(bad) == len(rows), f"{entity}: bronze != silver + quarantine"

@@ -153,7 +153,7 @@ class FitTable:
         self.cols = resolve(columns, self.rows)
         places = [money_places([r[i] for r in self.rows], currency) if c.kind == MONEY and currency else None
                   for i, c in enumerate(self.cols)]
-        self.cells = [[cell(v, c.kind, currency, p) for v, c, p in zip(r, self.cols, places)] for r in self.rows]
+        self.cells = [[cell(v, c.kind, currency, p) for v, c, p in zip(r, self.cols, places, strict=False)] for r in self.rows]
         self.hidden: list[str] = []
 
     def header(self, i: int) -> str:
@@ -231,7 +231,7 @@ class FitTable:
             yield Text(f"-[ record {n} ]" + "-" * max(0, min(width, 40) - 14 - len(str(n))), style="dim")
             grid = Table.grid(Column(width=label, no_wrap=True, style="bold"),
                               Column(overflow="fold", justify="left"), padding=(0, 2))
-            for c, v in zip(self.cols, r):
+            for c, v in zip(self.cols, r, strict=False):
                 grid.add_row(Text(c.name), Text(v))
             yield grid
 
@@ -259,7 +259,7 @@ def print_table(t: FitTable, out: Console | None = None) -> list[str]:
 
 def records(columns: Sequence[Col | str], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     names = [c.name if isinstance(c, Col) else str(c) for c in columns]
-    return [{n: plain(v) for n, v in zip(names, r)} for r in rows]
+    return [{n: plain(v) for n, v in zip(names, r, strict=False)} for r in rows]
 
 
 def to_csv(columns: Sequence[Col | str], rows: Sequence[Sequence[Any]]) -> str:

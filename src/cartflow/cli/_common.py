@@ -13,7 +13,11 @@ from cartflow.console import COUNT, DELTA, TEXT, BarReporter, Col, Section, chec
     hint, show
 
 if TYPE_CHECKING:  # the config schema (pydantic, ~0.2 s) loads with the first project: --help needs none
+    from contextlib import AbstractContextManager
+
     from cartflow.config import Project
+    from cartflow.pipeline.lifecycle import RunResult
+    from cartflow.runtime.progress import Reporter
 
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project directory (holds cartflow.toml).")]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Output format: table, csv or json.")]
@@ -65,7 +69,7 @@ def project_arg(project: Project) -> str:
     return rel if len(rel) < len(str(project.root)) else str(project.root)
 
 
-def setup_logging(proj, log_format: Optional[str]) -> str:
+def setup_logging(proj: Project, log_format: Optional[str]) -> str:
     """Structured logs per [logging], the CLI flag winning; returns the format in force."""
     from cartflow.runtime.logs import setup_project_logging
 
@@ -76,7 +80,7 @@ def setup_logging(proj, log_format: Optional[str]) -> str:
     return fmt
 
 
-def reporter(fmt: str):
+def reporter(fmt: str) -> AbstractContextManager[Reporter]:
     """Progress bars for people (text logs); nothing but JSON lines on stderr for machines."""
     from contextlib import nullcontext
 
@@ -152,7 +156,7 @@ def inbox_states(project: Project) -> list[tuple[str, str, int, int]]:
     return found
 
 
-def print_result(result, project: Project | None = None) -> None:
+def print_result(result: RunResult, project: Project | None = None) -> None:
     """The run's outcome: status, where its batches came from, and rows per layer beside what it added."""
     from rich.markup import escape
 
@@ -184,8 +188,8 @@ def print_result(result, project: Project | None = None) -> None:
     if result.layer_rows:
         sections = count_sections(result.layer_rows, result.quarantine, before)
         show([s for s in sections if s.rows])
-    if getattr(result, "restated", None):
-        r = result.restated
+    r = getattr(result, "restated", None)
+    if r:
         console.print(f"restated {r['from'] or r['reason']}..{r['to'] or ''}: {len(r['batches'])} batch(es) selected; "
                       f"silver and gold rebuilt from all {r['rebuilt_from_batches']} batch(es)")
     colour = {"succeeded": "green", "partial": "yellow"}.get(result.status, "red")

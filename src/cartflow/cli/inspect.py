@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -14,6 +14,10 @@ from cartflow.cli._common import FormatOpt, ProjectOpt, WideOpt, count_sections,
     project_arg, run_stats, valid_format
 from cartflow.console import COUNT, ID, MONEY, NUMBER, TEXT, TIME, Col, Section, console, err_console, hint, \
     is_money, paged, records, show
+
+if TYPE_CHECKING:
+    from cartflow.config import Project
+    from cartflow.lake.storage import Storage
 
 
 MoneyOpt = Annotated[bool, typer.Option(
@@ -58,7 +62,7 @@ def sql(
         show(Section("rows", f"{len(rows):,} row(s)", cols, rows), fmt, wide=wide, currency=currency)
 
 
-def query_problem(proj, storage, message: str) -> str:
+def query_problem(proj: Project, storage: Storage, message: str) -> str:
     """DuckDB's error, without its guesses from its own catalog (`pg_prepared_statements`), and what can
     be queried: the published tables, or why there are none yet."""
     from cartflow.lake.marts import published_tables
@@ -75,7 +79,7 @@ def query_problem(proj, storage, message: str) -> str:
     return "\n".join(lines) + "\n" + nothing_published(proj)
 
 
-def nothing_published(proj) -> str:
+def nothing_published(proj: Project) -> str:
     """Why no table is published yet, from the run history."""
     from cartflow.runtime.backends import open_state
 

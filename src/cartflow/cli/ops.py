@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -16,18 +16,26 @@ from cartflow.cli._common import FormatOpt, LogFormatOpt, ProjectOpt, WideOpt, f
     setup_logging, valid_format
 from cartflow.console import COUNT, ID, TEXT, TIME, Col, Section, console, err_console, hint, paged, show
 
+if TYPE_CHECKING:
+    import threading
+    from types import FrameType
+
+    from cartflow.config import Project
+    from cartflow.pipeline.dlq import DlqProvider
+    from cartflow.pipeline.watch import WatchRun
+
 
 QueueArg = Annotated[str, typer.Argument(help="Which queue: quarantine, stream or files.")]
 
 
-def stop_event():
+def stop_event() -> threading.Event:
     """A threading.Event set by the first SIGINT/SIGTERM (a run in progress finishes first)."""
     import signal
     import threading
 
     stop = threading.Event()
 
-    def on_signal(signum, frame) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         err_console.print("stopping after the current step (Ctrl-C again to abort)")
@@ -87,7 +95,7 @@ def scheduler(
                       + ", ".join(f"{j[0]} at {j[4]}" for j in upcoming if j[4] == upcoming[0][4]), highlight=False)
 
 
-def scheduled_jobs(proj) -> list[tuple[str, str, str | None, str | None, str]]:
+def scheduled_jobs(proj: Project) -> list[tuple[str, str, str | None, str | None, str]]:
     """(job, cron, last run time, last run id, next run time) per enabled job. The last run is the latest
     run the job triggered, from the run history: a job that never ran has none."""
     from cartflow.pipeline.schedule import Scheduler
@@ -135,7 +143,7 @@ def watch(
             console.print(f"  {inbox.source}: {where.rstrip('/')}/{inbox.pattern or ''}", highlight=False,
                           soft_wrap=True)
 
-    def on_run(r) -> None:
+    def on_run(r: WatchRun) -> None:
         console.print(f"run {r.run_id}: {r.status} for {len(r.trigger_files)} file(s)")
 
     try:
@@ -145,7 +153,7 @@ def watch(
         fail(str(exc), 2)
 
 
-def queue_named(name: str):
+def queue_named(name: str) -> DlqProvider:
     from rich.markup import escape
 
     from cartflow.pipeline.dlq import DlqError, provider

@@ -80,7 +80,7 @@ def run(
         where = f" during stage {exc.stage}" if exc.stage else ""
         err_console.print(f"interrupted ({exc.signal_name}){where}: run {exc.run_id or '-'} recorded as "
                           "interrupted, lock released; `cartflow run` again takes its batches", soft_wrap=True)
-        raise typer.Exit(exc.exit_code)
+        raise typer.Exit(exc.exit_code) from exc
     print_result(result, proj)
     if result.status == "failed":
         raise typer.Exit(1)

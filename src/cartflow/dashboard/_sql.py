@@ -29,7 +29,7 @@ def plain(value: Any) -> Any:
 def records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
     cur = con.execute(sql)
     columns = [d[0] for d in cur.description or []]
-    return [{c: plain(v) for c, v in zip(columns, row)} for row in cur.fetchall()]
+    return [{c: plain(v) for c, v in zip(columns, row, strict=False)} for row in cur.fetchall()]
 
 
 def filtered(f: Filter, table: str = "fct_order_line", alias: str = "l",

@@ -34,7 +34,7 @@ def _other_entities(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def quarantine(con: duckdb.DuckDBPyConnection, f: Filter) -> dict[str, Any]:
-    accepted = con.execute(f"SELECT COALESCE(SUM(lines), 0) FROM {filtered(f, table='cf_invoices')}").fetchone()[0]
+    accepted = con.execute(f"SELECT COALESCE(SUM(lines), 0) FROM {filtered(f, table='cf_invoices')}").fetchone()[0]  # type: ignore[index]  # an aggregate returns one row
     others = _other_entities(con)
     if f.is_all:
         rows = records(con, f"""
@@ -47,6 +47,6 @@ def quarantine(con: duckdb.DuckDBPyConnection, f: Filter) -> dict[str, Any]:
         GROUP BY reason ORDER BY rows DESC, reason""")
     unattributed = 0
     if f.date_from or f.date_to:
-        unattributed = con.execute("SELECT COALESCE(SUM(rows), 0) FROM cf_quarantine WHERE raw_date IS NULL").fetchone()[0]
+        unattributed = con.execute("SELECT COALESCE(SUM(rows), 0) FROM cf_quarantine WHERE raw_date IS NULL").fetchone()[0]  # type: ignore[index]  # an aggregate returns one row
     return {"source": "cf_quarantine", "accepted_rows": int(accepted),
             "unattributed_rows": int(unattributed), "rows": rows, "other_entities": others}

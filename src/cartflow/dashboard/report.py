@@ -41,7 +41,7 @@ def report_html(storage: Storage, title: str = "cartflow report") -> tuple[str, 
         payload: dict = {"meta": snap.meta}
         if not snap.meta["empty"]:
             payload["all"] = dashboard.panels(Filter())
-            cur = snap.con.cursor()
+            cur = snap.con.cursor()  # type: ignore[union-attr]  # not empty: con is open
             try:
                 payload["cells"] = build_cells(cur, snap.tables)
             finally:

@@ -136,7 +136,7 @@ class _Staging:
         self.target.parent.mkdir(parents=True, exist_ok=True)
         return self.tmp
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc_type is None:
             _fsync(self.tmp)
             os.replace(self.tmp, self.target)

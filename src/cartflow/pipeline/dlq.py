@@ -20,6 +20,7 @@ a provider whose subsystem is not installed simply does not show.
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import json
 import sqlite3
@@ -73,7 +74,7 @@ class DlqProvider(Protocol):
 
     def show(self, project: Project, item_id: str) -> DlqItem | None: ...
 
-    def replay(self, project: Project, ids: list[str] | None, *, reason: str | None = None,
+    def replay(self, project: Project, ids: builtins.list[str] | None, *, reason: str | None = None,
                dry_run: bool = False) -> ReplayResult:
         """Replay the given items (None: every pending one, optionally of one reason); idempotent."""
 
@@ -188,7 +189,7 @@ class QuarantineDlq:
                    "ORDER BY _ingested_at DESC, _batch_id, _source_row" + (f" LIMIT {int(limit)}" if limit else ""))
             cur = con.execute(sql, params or [])
             cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, r)) for r in cur.fetchall()]
+            return [dict(zip(cols, r, strict=False)) for r in cur.fetchall()]
         finally:
             con.close()
 
@@ -233,7 +234,7 @@ class QuarantineDlq:
                                        "raw_deleted_at": m.raw_deleted_at}
         return item
 
-    def replay(self, project: Project, ids: list[str] | None, *, reason: str | None = None,
+    def replay(self, project: Project, ids: builtins.list[str] | None, *, reason: str | None = None,
                dry_run: bool = False) -> ReplayResult:
         """Restate the batches holding the selected rows through silver with today's rules."""
         from cartflow.pipeline.backfill import Restatement
@@ -270,7 +271,7 @@ class QuarantineDlq:
                                "rejected (fix the rule or the source, then replay again)")
         return result
 
-    def _select(self, project: Project, ids: list[str] | None, reason: str | None) -> list[dict[str, Any]]:
+    def _select(self, project: Project, ids: builtins.list[str] | None, reason: str | None) -> builtins.list[dict[str, Any]]:
         if not ids:
             where, params = ("WHERE reason LIKE ?", [f"{reason}%"]) if reason else ("", [])
             return self._query(project, where, params)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from typing import Any
 
@@ -56,7 +57,7 @@ class StreamDlq:
         matches = [e for e in self._entries(project, 1_000_000, None) if e.id.startswith(item_id)]
         return _with_status(project, self.name, [self._item(matches[0])])[0] if len(matches) == 1 else None
 
-    def replay(self, project: Project, ids: list[str] | None, *, reason: str | None = None,
+    def replay(self, project: Project, ids: builtins.list[str] | None, *, reason: str | None = None,
                dry_run: bool = False) -> ReplayResult:
         """Replay each pending item once, by where it was rejected.
 
@@ -96,7 +97,7 @@ class StreamDlq:
             log_.close()
         return result
 
-    def _from_api(self, project: Project, entries: list[Any]) -> tuple[list[Any], dict[str, str]]:
+    def _from_api(self, project: Project, entries: builtins.list[Any]) -> tuple[builtins.list[Any], dict[str, str]]:
         from cartflow.stream.records import BodyError, parse_records, split_body
 
         events, outcomes = [], {}
@@ -112,7 +113,7 @@ class StreamDlq:
             outcomes[e.id] = "replayed" if parsed.events and not parsed.rejected else "rejected_again"
         return events, outcomes
 
-    def _from_sink(self, project: Project, entries: list[Any]) -> tuple[list[Any], dict[str, str]]:
+    def _from_sink(self, project: Project, entries: builtins.list[Any]) -> tuple[builtins.list[Any], dict[str, str]]:
         if not entries:
             return [], {}
         from cartflow.stream.serving_sink import line_from_event
@@ -130,7 +131,7 @@ class StreamDlq:
                 outcomes[e.id] = "rejected_again"
         return lines, outcomes
 
-    def _write(self, project: Project, events: list[Any], lines: list[Any]) -> None:
+    def _write(self, project: Project, events: builtins.list[Any], lines: builtins.list[Any]) -> None:
         if events:
             from cartflow.stream.log import open_log
 
@@ -241,7 +242,7 @@ class RejectedFilesDlq:
         item.detail["head"] = self._head(project, item)
         return _with_status(project, self.name, [item])[0]
 
-    def _head(self, project: Project, item: DlqItem) -> list[str]:
+    def _head(self, project: Project, item: DlqItem) -> builtins.list[str]:
         """The first lines of the file, escaped (never raw control bytes), or why they cannot be shown."""
         from pathlib import Path
 
@@ -269,7 +270,7 @@ class RejectedFilesDlq:
                 return [f"(cannot read {printable_bytes(str(path).encode())}: {exc.strerror or exc})"]
         return [printable_bytes(line, encoding) for line in data.splitlines()[:5]]
 
-    def replay(self, project: Project, ids: list[str] | None, *, reason: str | None = None,
+    def replay(self, project: Project, ids: builtins.list[str] | None, *, reason: str | None = None,
                dry_run: bool = False) -> ReplayResult:
         """Take the files again after a fix; the next run does it, once.
 

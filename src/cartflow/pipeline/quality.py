@@ -98,7 +98,7 @@ def _newest_event(project: Project) -> dict[str, datetime | None]:
 
     con = duckdb.connect(str(project.warehouse_path), read_only=True)
     try:
-        value = con.execute("SELECT max(invoice_ts) FROM silver.order_lines").fetchone()[0]
+        value = con.execute("SELECT max(invoice_ts) FROM silver.order_lines").fetchone()[0]  # type: ignore[index]  # an aggregate returns one row
     except duckdb.Error:
         value = None
     finally:

@@ -11,6 +11,7 @@ out after the lock is released, and never fail the run.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -140,7 +141,7 @@ def extract_all(project: Project, storage: Storage, state: StateStore, reporter:
             reporter.message(f"source {name}: attempt {attempt} failed ({exc}); retrying in {wait:.1f}s")
 
         outcome = call_with_retry(
-            lambda name=name, source=source: extract(project, storage, state, reporter, name, source, result.run_id),
+            functools.partial(extract, project, storage, state, reporter, name, source, result.run_id),
             policy_for_source(project, name), on_retry=on_retry)
         seconds = round(time.perf_counter() - t0, 3)
         if not outcome.ok:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cartflow.config import Project
+from cartflow.config import Project, SourceConfig, StreamSection
 from cartflow.entities import ENTITIES as CONTRACTS
 from cartflow.entities import ENTITY_NAMES
 from cartflow.lake.raw import Rejection, record_rejection
@@ -61,7 +61,7 @@ def to_bronze(project: Project, storage: Storage, state: StateStore, reporter: R
     from cartflow.lake.bronze import BronzeError
 
     for m in landed:
-        source = project.config.sources.get(m.source)
+        source: SourceConfig | StreamSection | None = project.config.sources.get(m.source)
         if source is None and m.source == project.config.stream.source:
             source = project.config.stream  # batches the stream's raw sink landed
         if source is None:

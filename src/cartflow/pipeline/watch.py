@@ -82,7 +82,7 @@ def inboxes(project: Project) -> list[Inbox]:
     found: list[Inbox] = []
     lake: Storage | None = None
     for name, source in project.config.sources.items():
-        if not (source.enabled and isinstance(source, FilesSource)):
+        if not isinstance(source, FilesSource) or not source.enabled:
             continue
         found.append(inbox_for(project, name, source))
         if getattr(source, "inbox", False):

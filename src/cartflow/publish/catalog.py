@@ -68,7 +68,7 @@ def raw_tables(storage: Storage, state: StateStore) -> list[CatalogTable]:
         days = sorted({d for m in ms if (d := _ingest_date(m.raw_key))})
         known = [m.rows for m in ms if m.rows is not None]
         formats = sorted({m.raw_key.rsplit(".", 1)[-1] for m in ms if "." in m.raw_key})
-        statuses = defaultdict(int)
+        statuses: defaultdict[str, int] = defaultdict(int)
         for m in ms:
             statuses[m.status] += 1
         out.append(CatalogTable(
@@ -120,7 +120,7 @@ def published_marts(con: duckdb.DuckDBPyConnection, storage: Storage) -> list[Ca
 def _parquet_facts(con: duckdb.DuckDBPyConnection, uri: str) -> tuple[int, list[tuple[str, str]]]:
     """Exact row count and schema from the footers alone."""
     lit = uri.replace("'", "''")
-    rows = con.execute(f"SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata('{lit}')").fetchone()[0]
+    rows = con.execute(f"SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata('{lit}')").fetchone()[0]  # type: ignore[index]  # an aggregate returns one row
     columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{lit}')").fetchall()]
     return int(rows), columns
 

@@ -68,7 +68,9 @@ def parse_type(text: str) -> Type:
 
 
 def _split_top(text: str) -> list[str]:
-    parts, depth, quoted, cur = [], 0, False, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quoted = 0, False
     for ch in text:
         if ch == '"':
             quoted = not quoted

@@ -14,7 +14,7 @@ than feeding `executemany` (see docs/benchmarks.md).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import duckdb
 import pyarrow as pa
@@ -22,7 +22,7 @@ import pyarrow as pa
 from cartflow.config import Project
 from cartflow.serving.refresh import refresh_from_gold
 from cartflow.serving.sqlite_store import SqliteStore
-from cartflow.serving.store import UNKNOWN_CUSTOMER, open_store
+from cartflow.serving.store import UNKNOWN_CUSTOMER, ServingStore, open_store
 
 READ_CHUNK_ROWS = 200_000
 NEW_LINES = "gold.fct_order_line WHERE _batch_id IN (SELECT unnest(?))"
@@ -61,7 +61,7 @@ def refresh_serving(project: Project, batch_ids: list[str], progress: Callable[[
         store.close()
 
 
-def _generic(warehouse: Path, store, batch_ids: list[str], progress: Callable[[int], None] | None) -> int:
+def _generic(warehouse: Path, store: ServingStore, batch_ids: list[str], progress: Callable[[int], None] | None) -> int:
     """Any store: Arrow batches → ServingLine objects → `store.upsert`."""
     written = 0
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -91,7 +91,7 @@ def write_stage(warehouse: Path, stage: Path, batch_ids: list[str], memory_limit
     """Write the new lines (table `lines`) and their invoice totals (table `invoices`) to a SQLite file."""
     from duckdb_extensions import import_extension  # the pinned wheel: DuckDB never downloads it
 
-    limits = {"memory_limit": memory_limit, "temp_directory": str(stage.parent / ".refresh-stage.tmp")}
+    limits: dict[str, Any] = {"memory_limit": memory_limit, "temp_directory": str(stage.parent / ".refresh-stage.tmp")}
     with duckdb.connect(config=limits if memory_limit else {}) as con:
         con.execute("SET autoinstall_known_extensions = false")
         import_extension("sqlite_scanner", con=con)

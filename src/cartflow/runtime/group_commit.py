@@ -82,7 +82,7 @@ class GroupCommit(Generic[T, R]):
                     except BaseException as own:  # noqa: BLE001
                         s.error = own
         else:
-            for s, r in zip(batch, results):
+            for s, r in zip(batch, results, strict=False):
                 s.result = r
         with self._cond:
             for s in batch:

@@ -94,11 +94,11 @@ class _CartflowHandler:
     """Marker mixin: handlers configure_logging installed (and may replace)."""
 
 
-class _Stream(logging.StreamHandler, _CartflowHandler):  # type: ignore[misc]
+class _Stream(logging.StreamHandler, _CartflowHandler):
     pass
 
 
-class _File(logging.handlers.RotatingFileHandler, _CartflowHandler):  # type: ignore[misc]
+class _File(logging.handlers.RotatingFileHandler, _CartflowHandler):
     pass
 
 

@@ -87,7 +87,7 @@ class RateBook:
 
     def between(self, start: date, end: date) -> list[tuple[date, dict[str, float]]]:
         lo, hi = bisect.bisect_left(self.days, start), bisect.bisect_right(self.days, end)
-        return list(zip(self.days[lo:hi], self.rates[lo:hi]))
+        return list(zip(self.days[lo:hi], self.rates[lo:hi], strict=False))
 
 
 def rebase(eur_rates: dict[str, float], base: str, symbols: list[str] | None = None) -> dict[str, float]:

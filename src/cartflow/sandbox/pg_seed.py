@@ -108,7 +108,7 @@ def advance_postgres(dsn: str, schema: str = "public", *, products: int = 5, new
                                  "WHERE product_id = %s").format(**names), (rng.choice((0.9, 1.1)), rng.randint(1, 50),
                                                                              pid))
             out.products.append(pid)
-        top = conn.execute(sql.SQL("SELECT coalesce(max(transaction_id), 0) FROM {transactions}").format(**names)
+        top = conn.execute(sql.SQL("SELECT coalesce(max(transaction_id), 0) FROM {transactions}").format(**names)  # type: ignore[index]  # an aggregate returns one row
                            ).fetchone()[0]
         customers = [r[0] for r in conn.execute(sql.SQL("SELECT DISTINCT customer_id FROM {transactions} "
                                                         "WHERE customer_id IS NOT NULL ORDER BY 1 LIMIT 1000"

@@ -33,7 +33,7 @@ class ProductStore:
         self.products: list[dict[str, Any]] = [
             {"product_id": r["product_id"], "product_name": r["product_name"], "category": r["category"],
              "price": float(r["price"]), "updated_at": now} for r in rows]
-        for i in range(generated):
+        for _ in range(generated):
             n = len(self.products) + 1
             self.products.append({"product_id": f"P{n:03d}", "product_name": f"Product {n}",
                                   "category": self._rng.choice(CATEGORIES),

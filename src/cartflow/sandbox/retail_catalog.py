@@ -223,7 +223,8 @@ class Catalog:
         adjust = [(self.specials[ADJUST_CODE], 1, sign * ADJUST_PRICE) for sign in (1, -1, -1)]
         whales = [(self.codes.index(code), sign * qty, price)
                   for code, _, qty, price, _, _ in WHALES for sign in (1, -1)]
-        return tuple(np.array(column) for column in zip(*(adjust * sets + whales * sets)))
+        codes, qtys, prices = (np.array(column) for column in zip(*(adjust * sets + whales * sets), strict=False))
+        return codes, qtys, prices
 
 
 def build_catalog(rng: np.random.Generator, n_products: int = 3_990, n_twins: int = 60,
@@ -289,7 +290,7 @@ def _product_names(rng: np.random.Generator, n: int) -> list[str]:
     while len(names) < n:
         picks = [rng.integers(len(words), size=n) for words in parts]
         commas = rng.random(n) < 0.012
-        for i, j, k, m, comma in zip(*picks, commas):
+        for i, j, k, m, comma in zip(*picks, commas, strict=False):
             name = f"{_PREFIXES[i]}{_COLOURS[j]}{_PATTERNS[k]} {_THINGS[m]}"
             names.setdefault(name.replace(" ", " , ", 1) if comma else name, None)
     out = list(names)[:n]

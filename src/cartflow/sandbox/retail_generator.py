@@ -8,12 +8,13 @@ lines are then built and written one day at a time, so memory is bounded by one 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 
 import numpy as np
 import pyarrow as pa
@@ -221,7 +222,7 @@ def _events(rng: np.random.Generator, cat: rc.Catalog, scale: float,
                     price[0] = rc.MANUAL_MAX
             parts.append((at, product, qty, price))
     parts.append((np.arange(len(kind) - 7 * sets, len(kind)), *cat.landmark_lines(sets)))
-    events = dict(zip(("inv", "product", "qty", "price"), map(np.concatenate, zip(*parts))))
+    events = dict(zip(("inv", "product", "qty", "price"), map(np.concatenate, zip(*parts, strict=False)), strict=False))
     events["last"] = events["product"] == cat.specials["DOT"]  # web-shop postage ends its invoice
     return events
 
@@ -399,7 +400,7 @@ class _Encoder:
         self.fractions = _strings(f".{f:03d}".rstrip("0").rstrip(".") for f in range(1000))
 
     def encode(self, lines: dict[str, np.ndarray], day: np.datetime64) -> memoryview:
-        date = day.item()
+        date = cast(dt.date, day.item())  # a datetime64[D] is a date
         stamp = pa.scalar(f"{date.month}/{date.day}/{date.year} ".encode(), pa.binary())
         desc, customer, price = lines["desc"], lines["customer"], lines["price"]
         columns = [

@@ -201,7 +201,8 @@ class PostgresStore:
                 "MIN(invoice_ts), MAX(invoice_ts) FROM {s}.invoices WHERE customer_id = %s"), (customer_id,)).fetchone()
             if not t or not t[0]:
                 return None
-            where, params = "customer_id = %s", [customer_id]
+            where = "customer_id = %s"
+            params: list[Any] = [customer_id]
             if after:
                 where += " AND (invoice_ts, invoice_no) < (%s, %s)"
                 params += [after[0], after[1]]
@@ -218,7 +219,7 @@ class PostgresStore:
 
     def count_lines(self) -> int:
         with self._conn() as conn:
-            return conn.execute(self._q("SELECT COUNT(*) FROM {s}.order_lines")).fetchone()[0]
+            return conn.execute(self._q("SELECT COUNT(*) FROM {s}.order_lines")).fetchone()[0]  # type: ignore[index]  # an aggregate returns one row
 
     def line_ids(self) -> list[str]:
         with self._conn() as conn:

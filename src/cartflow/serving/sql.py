@@ -117,4 +117,4 @@ def to_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
 
 
 def to_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
-    return json.dumps([{c: _plain(v) for c, v in zip(columns, r)} for r in rows], indent=2)
+    return json.dumps([{c: _plain(v) for c, v in zip(columns, r, strict=False)} for r in rows], indent=2)

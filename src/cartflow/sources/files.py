@@ -31,6 +31,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from cartflow.config import FilesSource, Project
 from cartflow.lake.raw import (Rejection, batch_id_of_bytes, batch_id_of_file, land_file, landed_versions,
@@ -42,6 +43,7 @@ from cartflow.runtime.text import printable
 from cartflow.sources.errors import SourceError
 from cartflow.sources.file_checks import check_file, in_progress, is_marker, marker_ready, settle
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 __all__ = ["SourceError", "Found", "Listing", "discover", "extract_files", "inbox_prefix", "inbox_keys",
@@ -221,8 +223,8 @@ def _stat(path: Path) -> tuple[int, float] | None:
     return st.st_size, st.st_mtime
 
 
-def _ready(items: list, markers: set[str], source: FilesSource, reporter: Reporter, name: str, *,
-           stat, label) -> list:
+def _ready(items: list[T], markers: set[str], source: FilesSource, reporter: Reporter, name: str, *,
+           stat: Callable[[T], tuple[int, float] | None], label: Callable[[T], str]) -> list[T]:
     """The items that are finished: their marker exists, or they settled."""
     if source.ready_marker:
         ready = [i for i in items if marker_ready(label(i), markers, source.ready_marker)]

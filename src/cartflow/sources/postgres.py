@@ -105,12 +105,13 @@ def connect(name: str, source: PostgresSource, *, sleep: Callable[[float], None]
                          max_backoff_seconds=source.max_backoff_seconds, jitter=0.5)
     timeout = source.statement_timeout_seconds
     options = f"-c statement_timeout={timeout * 1000}" if timeout else None
+    extra: dict[str, Any] = {"options": options} if options else {}
     attempt = 0
     while True:
         attempt += 1
         try:
             return psycopg.connect(dsn, connect_timeout=source.connect_timeout_seconds,
-                                   application_name=f"cartflow:{name}", **({"options": options} if options else {}))
+                                   application_name=f"cartflow:{name}", **extra)
         except psycopg.OperationalError as exc:
             if attempt >= policy.attempts:
                 raise SourceError(f"source {name!r}: cannot connect to PostgreSQL after {attempt} attempt(s): "
@@ -144,7 +145,8 @@ def _stream(conn: psycopg.Connection, name: str, source: PostgresSource, previou
     columns = [c for c, _ in described]
     types = dict(described)
     order = _order(name, source, columns)
-    where, params = sql.SQL(""), {}
+    where: sql.Composable = sql.SQL("")
+    params: dict[str, Any] = {}
     inc = source.incremental
     if inc:
         if inc.column not in types:

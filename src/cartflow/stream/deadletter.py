@@ -70,7 +70,8 @@ class DeadLetterLog:
         return added
 
     def list(self, limit: int = 50, reason: str | None = None) -> list[DeadLetter]:
-        sql, params = "SELECT * FROM dead_letters", []
+        sql = "SELECT * FROM dead_letters"
+        params: list[str | int] = []
         if reason:
             sql += " WHERE reason LIKE ?"
             params.append(f"{reason}%")
@@ -90,7 +91,7 @@ class DeadLetterLog:
 
 
 def _entry_id(reason: str, record: str) -> str:
-    return hashlib.sha256(f"{reason}\n{record}".encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(f"{reason}\n{record}".encode()).hexdigest()[:32]
 
 
 def dead_letter_path(project: Project) -> Path:

@@ -80,7 +80,7 @@ def decimal_check(column: Column) -> Check:
     def check(raw: Any) -> str | None | _Slow:
         kind = type(raw)
         if kind is Decimal:
-            if not raw.is_finite() or not -scale <= raw.as_tuple().exponent <= 0:  # type: ignore[operator]
+            if not raw.is_finite() or not -scale <= raw.as_tuple().exponent <= 0:
                 return SLOW
             value, text = raw, format(raw, "f")
         elif kind is int:
@@ -186,5 +186,5 @@ def encode_event(values: dict[str, str | None], fields: tuple[str, ...]) -> tupl
     encoded = _encoded(values, fields)
     event_id = values.get("event_id") or _id_of(encoded)
     values["event_id"] = event_id
-    body = '{"event_id":' + encode_basestring(event_id) + "".join([p + e for p, e in zip(prefixes, encoded)]) + "}"
+    body = '{"event_id":' + encode_basestring(event_id) + "".join([p + e for p, e in zip(prefixes, encoded, strict=False)]) + "}"
     return event_id, body.encode("utf-8")

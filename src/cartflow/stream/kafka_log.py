@@ -32,7 +32,7 @@ class KafkaLog:
 
     def __init__(self, bootstrap_servers: str, topic: str, partitions: int = 4, retention_hours: int = 168) -> None:
         self.bootstrap_servers, self.topic = bootstrap_servers, topic
-        self._base = {"bootstrap.servers": bootstrap_servers, "client.id": "cartflow"}
+        self._base: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap_servers, "client.id": "cartflow"}
         self.partitions = self._ensure_topic(partitions, retention_hours)
         self._producer = Producer({
             **self._base,
@@ -102,7 +102,7 @@ class KafkaLog:
             empty_deadline = time.monotonic() + 5.0
             while time.monotonic() < deadline and (not out or out[-1].offset < end):
                 for m in reader.consume(500, 0.5):
-                    if m.error() is None and start <= m.offset() <= end:
+                    if m.error() is None and start <= m.offset() <= end:  # type: ignore[operator]  # no error: it has an offset
                         out.append(_event(m))
                 if not out and time.monotonic() > empty_deadline:
                     break  # nothing left in that range (retention removed it)

@@ -73,7 +73,7 @@ class Parsed:
             return
         kept: list[OutgoingEvent] = []
         positions: list[tuple[int, int | None]] = []
-        for i, (event, (index, line)) in enumerate(zip(self.events, self.positions)):
+        for i, (event, (index, line)) in enumerate(zip(self.events, self.positions, strict=False)):
             if i in reasons:
                 reason, errors = reasons[i]
                 self.rejected.append(Rejected(index, reason, errors, event.value.decode("utf-8"), line))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from sqlmesh.core.console import NoopConsole
 
@@ -34,7 +34,7 @@ class CapturingConsole(NoopConsole):
     def log_failed_models(self, errors: list[Any]) -> None:
         for error in errors:
             node = error.node
-            name = getattr(node, "snapshot_name", None) or getattr(node, "name", str(node))
+            name = cast(str, getattr(node, "snapshot_name", None) or getattr(node, "name", str(node)))
             cause = error.__cause__ or error
             self.failed_models[model_name(name)] = f"{type(cause).__name__}: {cause}"
 

@@ -69,13 +69,13 @@ class MergingDuckDBEngineAdapter(DuckDBEngineAdapter):
 
     def _is_empty(self, table: t.Any) -> bool:
         name = exp.to_table(table).sql(dialect=self.dialect)
-        return self.fetchone(f"SELECT NOT EXISTS (SELECT 1 FROM {name})")[0]
+        return self.fetchone(f"SELECT NOT EXISTS (SELECT 1 FROM {name})")[0]  # type: ignore[index]  # an aggregate returns one row
 
     def _drop_duplicate_keys(self, table: t.Any, columns: list[str]) -> None:
         """Keep one row per key (the first inserted), as SQLMesh's DISTINCT ON keeps an arbitrary one."""
         name = exp.to_table(table).sql(dialect=self.dialect)
         keys = ", ".join(_q(c) for c in columns)
-        rows, distinct = self.fetchone(f"SELECT COUNT(*), COUNT(DISTINCT ({keys})) FROM {name}")
+        rows, distinct = self.fetchone(f"SELECT COUNT(*), COUNT(DISTINCT ({keys})) FROM {name}")  # type: ignore[misc]  # an aggregate returns one row
         if rows == distinct:
             return
         self.execute(f"DELETE FROM {name} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER "

@@ -51,7 +51,7 @@ class ParquetSparkEngineAdapter(SparkEngineAdapter):
         with self.temp_table(exp.select(*columns).from_(target), name=target,
                              target_columns_to_types=columns) as snapshot:
             for q in source_queries:
-                q.add_transform(lambda node: _swap(node, target, snapshot))  # type: ignore[misc]
+                q.add_transform(lambda node: _swap(node, target, snapshot))  # type: ignore[arg-type, return-value]
             return super()._insert_overwrite_by_condition(
                 target, source_queries, columns, where, insert_overwrite_strategy_override, **kwargs)
 
@@ -86,7 +86,7 @@ class ParquetSparkEngineAdapter(SparkEngineAdapter):
                 order=exp.Order(expressions=[exp.Ordered(this=k.copy()) for k in unique_key]))
                                  .as_(_RANK)).from_(new))
             fresh = exp.select(*names).from_(ranked.subquery("r")).where(exp.column(_RANK).eq(1))
-            match = exp.and_(*[a.eq(b) for a, b in zip(keys_new, keys_old)])
+            match = exp.and_(*[a.eq(b) for a, b in zip(keys_new, keys_old, strict=False)])
             kept = (exp.select(*[exp.column(c, table="o") for c in names]).from_(target.copy().as_("o"))
                     .where(exp.Not(this=exp.Exists(this=exp.select("1").from_(new.copy().as_("n")).where(match)))))
             with self.temp_table(exp.union(fresh, kept, distinct=False), name=target,
