@@ -11,7 +11,11 @@ import pytest
 from cartflow.config import Project, load_project
 from cartflow.scaffold import init_project
 
-pytest_plugins = ["conftest_s3"]  # the S3 server fixtures (SeaweedFS)
+# Fixtures shared by several modules live in plugins, never imported from another test module:
+# the S3 server (SeaweedFS), the API server and Kafka broker, the multi-source sandbox, the published
+# demo lake, Chromium, and polling for a condition.
+pytest_plugins = ["conftest_s3", "stream_fixtures", "multisource_fixtures", "demo_fixtures", "browser_fixtures",
+                  "polling"]
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 

@@ -1,6 +1,7 @@
 """Fixtures for the multi-source tests: the sandbox (in this process) on the real PostgreSQL.
 
-Import them into a test module (`from multisource_fixtures import sandbox, ...`). The
+A pytest plugin (tests/conftest.py registers it): tests name `seed_sandbox` and `secrets` as
+arguments; the helpers (`multi_source_toml`, `make_project`, `manifests`, ...) are imported. The
 sandbox's APIs bind free ports on 127.0.0.1 and are stopped at teardown; its tables live
 in a schema of their own, dropped afterwards. Every wait is bounded.
 """

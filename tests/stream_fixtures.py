@@ -1,6 +1,7 @@
 """Fixtures for the stream tests: a real `cartflow serve` process, a Tansu broker, test data.
 
-Import the fixtures into a test module (`from stream_fixtures import kafka, servers`).
+A pytest plugin (tests/conftest.py registers it): tests name the fixtures `kafka` and `servers`
+as arguments; the helpers (`order_lines`, `to_csv_lines`, `ApiServer`) are imported.
 Every process started here is stopped at teardown (SIGTERM, then SIGKILL), and every
 wait is bounded.
 """
@@ -20,6 +21,7 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 from kafka_broker import KafkaBroker, free_port, start_tansu
+from polling import wait_until  # noqa: F401 - re-exported: the stream tests import it from here
 
 from cartflow.config import Project
 
@@ -117,17 +119,6 @@ def servers() -> Iterator[Callable[..., ApiServer]]:
     yield start
     for s in started:
         s.stop()
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 15.0, every: float = 0.05, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(every)
 
 
 def order_lines(n: int, seed: int = 7, lines_per_invoice: int = 5, first_invoice: int | None = None

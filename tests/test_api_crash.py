@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_csv
-from stream_fixtures import API_KEY, kafka, order_lines, servers, to_csv_lines, wait_until  # noqa: F401
+from stream_fixtures import API_KEY, order_lines, to_csv_lines, wait_until
 
 from cartflow.config import Project
 from cartflow.lake.storage import LocalStorage
@@ -50,7 +50,7 @@ def store_ids(project: Project) -> list[str]:
 
 @pytest.mark.parametrize("log_backend", ["sqlite", "kafka"])
 def test_kill_9_during_send_then_restart_loses_and_doubles_nothing(
-        request: pytest.FixtureRequest, project: Project, servers, tmp_path: Path, log_backend: str) -> None:  # noqa: F811
+        request: pytest.FixtureRequest, project: Project, servers, tmp_path: Path, log_backend: str) -> None:
     env = {"CARTFLOW__STREAM__RAW_FLUSH_ROWS": "700", "CARTFLOW__STREAM__RAW_FLUSH_SECONDS": "0.3"}
     if log_backend == "kafka":
         env |= {"CARTFLOW__STREAM__BACKEND": "kafka",

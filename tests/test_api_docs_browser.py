@@ -19,7 +19,6 @@ import uvicorn
 
 from cartflow.api.app import create_app
 from cartflow.config import Project
-from test_dashboard_browser import browser, page  # noqa: F401 — Chromium fixtures (fail in CI when missing)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -66,7 +65,7 @@ def offline(pg, url: str) -> list[str]:
     return elsewhere
 
 
-def test_the_api_reference_renders_with_no_network(page, serve) -> None:  # noqa: F811
+def test_the_api_reference_renders_with_no_network(page, serve) -> None:
     url = serve()
     elsewhere = offline(page, url)
     page.goto(f"{url}/docs")
@@ -76,7 +75,7 @@ def test_the_api_reference_renders_with_no_network(page, serve) -> None:  # noqa
     assert elsewhere == []
 
 
-def test_the_keyed_dashboard_opens_with_the_key_and_not_without(browser, serve) -> None:  # noqa: F811
+def test_the_keyed_dashboard_opens_with_the_key_and_not_without(browser, serve) -> None:
     url = serve(read_keys="dash-key")
     without = browser.new_context()
     try:

@@ -13,7 +13,7 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-from stream_fixtures import kafka, order_lines, servers, wait_until  # noqa: F401
+from stream_fixtures import order_lines, wait_until
 
 from cartflow.config import Project
 from cartflow.lake.storage import LocalStorage
@@ -36,7 +36,7 @@ def raw_event_ids(project: Project) -> Counter:
 
 
 @pytest.mark.parametrize("log_backend, store_backend", COMBINATIONS, ids=[f"{a}-log-{b}-store" for a, b in COMBINATIONS])
-def test_post_then_get(request: pytest.FixtureRequest, project: Project, servers, log_backend: str,  # noqa: F811
+def test_post_then_get(request: pytest.FixtureRequest, project: Project, servers, log_backend: str,
                        store_backend: str) -> None:
     env: dict[str, str] = {}
     if log_backend == "kafka":
@@ -92,7 +92,7 @@ def test_post_then_get(request: pytest.FixtureRequest, project: Project, servers
     assert raw_event_ids(project) == Counter({i: 1 for i in ids})
 
 
-def test_consumers_can_run_apart_from_the_api(project: Project, servers) -> None:  # noqa: F811
+def test_consumers_can_run_apart_from_the_api(project: Project, servers) -> None:
     server = servers(project, args=["--no-consumers"])
     assert server.get("/v1/health").json()["consumers"] == {}
     response = server.post(order_lines(20, seed=12))
@@ -119,7 +119,7 @@ def test_consumers_can_run_apart_from_the_api(project: Project, servers) -> None
 
 
 @pytest.mark.parametrize("store_backend", ["sqlite", "postgres"])
-def test_a_poison_line_never_stalls_the_lines_after_it(request: pytest.FixtureRequest, project: Project, servers,  # noqa: F811
+def test_a_poison_line_never_stalls_the_lines_after_it(request: pytest.FixtureRequest, project: Project, servers,
                                                        store_backend: str) -> None:
     """Issue 13: a line the store cannot hold is rejected by the API or dead-lettered by the sink; never a stall."""
     env: dict[str, str] = {}

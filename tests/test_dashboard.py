@@ -1,7 +1,7 @@
 """Dashboard data: the panels' SQL against the marts and against plain SQL on the facts.
 
-The generated project is built once per test session (`published_demo`) and shared
-with the browser and notebook tests, which import the fixture from this module.
+The generated project is built once per test session (`published_demo`, from the demo_fixtures
+plugin) and shared with the browser and notebook tests.
 """
 
 from __future__ import annotations
@@ -22,32 +22,9 @@ from cartflow.dashboard.cube import product_cells
 from cartflow.dashboard.filters import Filter, FilterError, parse_filter
 from cartflow.dashboard.panels import PANELS, Dashboard
 from cartflow.dashboard.routes import mount_dashboard
-from cartflow.demo import prepare_demo
-from cartflow.pipeline.run import run_pipeline
 from cartflow.lake.storage import open_lake
 from cartflow.scaffold import init_project
 from cartflow.serving.sql import query
-
-SCALE = 0.03
-_DEMO: dict[str, Project] = {}
-
-
-def build_published_demo(root: Path) -> Project:
-    """Generated Online Retail data, run through the whole pipeline and published."""
-    prepare_demo(root / "shop", scale=SCALE, seed=7)
-    project = load_project(root / "shop")
-    result = run_pipeline(project, trigger="test")
-    assert result.status == "succeeded", result.error
-    return project
-
-
-@pytest.fixture(scope="session")
-def published_demo(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """One published demo lake per session, whichever test module asks first."""
-    if "project" not in _DEMO:
-        _DEMO["project"] = build_published_demo(tmp_path_factory.mktemp("dashboard-demo"))
-    return _DEMO["project"]
-
 
 @pytest.fixture(scope="module")
 def dashboard(published_demo: Project) -> Dashboard:

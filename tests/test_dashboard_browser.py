@@ -33,13 +33,9 @@ from cartflow.dashboard.report import write_report
 from cartflow.lake.storage import open_lake
 from cartflow.scaffold import init_project
 from cartflow.serving.sql import query
-from test_dashboard import published_demo  # noqa: F401 — the session's shared demo lake
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "img" / "dashboard.png"
 CARDS = ("revenue_weekly", "revenue_monthly", "revenue_quarterly", "hourly", "weekday", "seasons", "most_sold",
          "most_valuable", "customers", "invoices", "rfm", "quarantine", "countries", "cohorts")
@@ -77,34 +73,9 @@ class _Server:
 
 
 @pytest.fixture(scope="module")
-def server(published_demo: Project) -> Iterator[str]:  # noqa: F811
+def server(published_demo: Project) -> Iterator[str]:
     with _Server(published_demo) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
-        if os.environ.get("CARTFLOW_CI") or os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    yield pg
-    context.close()
-    assert not errors, f"the page logged errors: {errors}"
 
 
 def _ready(pg, renders: int | None = None) -> None:
@@ -140,7 +111,7 @@ def _signatures(pg) -> dict[str, str]:
     }))""", list(CARDS))
 
 
-def test_every_chart_shows_the_marts_numbers(page, server: str, published_demo: Project,  # noqa: F811
+def test_every_chart_shows_the_marts_numbers(page, server: str, published_demo: Project,
                                              tmp_path: Path) -> None:
     started = time.perf_counter()
     page.goto(f"{server}/dashboard")
@@ -238,7 +209,7 @@ def test_every_chart_shows_the_marts_numbers(page, server: str, published_demo: 
     assert target.stat().st_size > 20_000
 
 
-def test_a_filter_changes_every_chart(page, server: str, published_demo: Project) -> None:  # noqa: F811
+def test_a_filter_changes_every_chart(page, server: str, published_demo: Project) -> None:
     page.goto(f"{server}/dashboard")
     _ready(page, 1)
     before = _signatures(page)
@@ -284,7 +255,7 @@ def test_an_empty_lake_says_run_cartflow_run(page, tmp_path: Path) -> None:
         assert page.locator("#content").is_hidden()
 
 
-def test_the_offline_report_filters_like_the_server(page, server: str, published_demo: Project,  # noqa: F811
+def test_the_offline_report_filters_like_the_server(page, server: str, published_demo: Project,
                                                     tmp_path: Path) -> None:
     report = write_report(open_lake(published_demo), tmp_path / "report.html").path
     requests: list[str] = []

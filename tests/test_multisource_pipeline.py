@@ -19,8 +19,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from multisource_fixtures import (manifests, make_project, multi_source_toml, secrets,  # noqa: F401
-                                  seed_sandbox, watermark)
+from multisource_fixtures import manifests, make_project, multi_source_toml, watermark
 
 from cartflow.pipeline.run import run_pipeline
 from cartflow.lake.storage import open_lake
@@ -95,7 +94,7 @@ def expected(reasons: list[str | None]) -> tuple[int, dict[str, int]]:
 
 # -- the run -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def pipeline(seed_sandbox, pg_dsn, tmp_path_factory):  # noqa: F811
+def pipeline(seed_sandbox, pg_dsn, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     from multisource_fixtures import API_KEY, DSN_ENV, KEY_ENV
 

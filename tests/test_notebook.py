@@ -9,7 +9,6 @@ import pytest
 from cartflow.config import Project
 from cartflow.lake.storage import open_lake
 from cartflow.serving.sql import query
-from test_dashboard import published_demo  # noqa: F401 — the session's shared demo lake
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -18,7 +17,7 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "notebook.ipynb"
 
 
 @pytest.mark.timeout(300)
-def test_notebook_runs_headless_over_the_published_marts(published_demo: Project,  # noqa: F811
+def test_notebook_runs_headless_over_the_published_marts(published_demo: Project,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CARTFLOW_PROJECT", str(published_demo.root))
     nb = nbformat.read(NOTEBOOK, as_version=4)

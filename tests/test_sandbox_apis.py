@@ -7,14 +7,14 @@ from datetime import date, datetime, timezone
 
 import httpx
 import pytest
-from multisource_fixtures import API_KEY, seed_sandbox  # noqa: F401
+from multisource_fixtures import API_KEY
 
 from cartflow.sandbox.control import get_faults, set_faults
 from cartflow.sandbox.fx_model import RateBook, easter, is_business_day
 
 
 @pytest.fixture(autouse=True)
-def healed(seed_sandbox):  # noqa: F811
+def healed(seed_sandbox):
     calm = {"error_rate": 0.0, "rate_limit_rate": 0.0, "latency_ms": 0.0, "fail_next": 0, "down": False}
     yield
     for api in ("customers", "fx", "products"):
@@ -25,7 +25,7 @@ def get(url: str, **kw) -> httpx.Response:
     return httpx.get(url, timeout=10, **kw)
 
 
-def test_frankfurter_latest_one_day_and_range(seed_sandbox) -> None:  # noqa: F811
+def test_frankfurter_latest_one_day_and_range(seed_sandbox) -> None:
     fx = seed_sandbox.info.fx_url
     latest = get(f"{fx}/v1/latest", params={"base": "GBP", "symbols": "USD,EUR"}).json()
     assert set(latest) == {"amount", "base", "date", "rates"} and latest["base"] == "GBP"
@@ -43,20 +43,20 @@ def test_frankfurter_latest_one_day_and_range(seed_sandbox) -> None:  # noqa: F8
     assert abs(rate * eur - 1) < 0.001  # the same day, quoted both ways
 
 
-def test_frankfurter_errors(seed_sandbox) -> None:  # noqa: F811
+def test_frankfurter_errors(seed_sandbox) -> None:
     fx = seed_sandbox.info.fx_url
     bad = get(f"{fx}/v1/latest", params={"base": "XXX"})
     assert bad.status_code == 422 and bad.json() == {"status": 422, "message": "invalid currency: XXX"}
     assert get(f"{fx}/v1/1990-01-01").status_code == 404 and get(f"{fx}/v1/nonsense").json() == {"message": "not found"}
 
 
-def test_the_seed_rates_are_served_byte_for_byte(seed_sandbox) -> None:  # noqa: F811
+def test_the_seed_rates_are_served_byte_for_byte(seed_sandbox) -> None:
     from cartflow.sandbox.multi_generator import seed_bytes
 
     assert get(f"{seed_sandbox.info.fx_url}/legacy/exchange_rates").content == seed_bytes("exchange_rates.json")
 
 
-def test_customer_api_key_pagination_and_updated_since(seed_sandbox) -> None:  # noqa: F811
+def test_customer_api_key_pagination_and_updated_since(seed_sandbox) -> None:
     url = seed_sandbox.info.customers_url
     assert get(url).status_code == 401
     key = {"X-API-Key": API_KEY}
@@ -78,7 +78,7 @@ def test_customer_api_key_pagination_and_updated_since(seed_sandbox) -> None:  #
     assert get(url, params={"updated_since": "yesterday"}, headers=key).status_code == 422
 
 
-def test_faults_on_demand(seed_sandbox) -> None:  # noqa: F811
+def test_faults_on_demand(seed_sandbox) -> None:
     info = seed_sandbox.info
     fx = f"{info.fx_url}/v1/latest"
     set_faults(info, "fx", {"fail_next": 2, "fail_status": 429, "retry_after_seconds": 3})
@@ -100,7 +100,7 @@ def test_faults_on_demand(seed_sandbox) -> None:  # noqa: F811
         set_faults(info, "fx", {"errors": 1})
 
 
-def test_products_api_serves_the_seed_products_and_reprices(seed_sandbox) -> None:  # noqa: F811
+def test_products_api_serves_the_seed_products_and_reprices(seed_sandbox) -> None:
     body = get(seed_sandbox.info.products_url, params={"page": 1, "limit": 2}).json()
     assert [p["product_id"] for p in body["products"]] == ["P001", "P002"] and body["total"] == 3
     assert body["products"][0]["price"] == 1200.0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from multisource_fixtures import API_KEY, KEY_ENV, secrets, seed_sandbox  # noqa: F401
+from multisource_fixtures import API_KEY, KEY_ENV
 
 from cartflow.config import HttpSource, parse_config
 from cartflow.lake.storage import LocalStorage
@@ -38,7 +38,7 @@ def lake_state(tmp_path: Path):
 
 
 @pytest.fixture(autouse=True)
-def healed(seed_sandbox):  # noqa: F811
+def healed(seed_sandbox):
     """Every test starts and ends with fault-free APIs."""
     calm = {"error_rate": 0.0, "rate_limit_rate": 0.0, "latency_ms": 0.0, "fail_next": 0, "down": False}
     for api in ("customers", "fx", "products"):
@@ -49,7 +49,7 @@ def healed(seed_sandbox):  # noqa: F811
 
 
 @pytest.mark.parametrize("style", ["page", "offset", "cursor", "link"])
-def test_every_pagination_style_lands_each_page_exactly_as_received(style, seed_sandbox, secrets, lake_state):  # noqa: F811
+def test_every_pagination_style_lands_each_page_exactly_as_received(style, seed_sandbox, secrets, lake_state):
     storage, state = lake_state
     source = http_source(seed_sandbox.info.customers_url, pagination={"style": style, "page_size": 300})
     result = extract_http(storage, state, QuietReporter(), "api", source, "run-1")
@@ -63,7 +63,7 @@ def test_every_pagination_style_lands_each_page_exactly_as_received(style, seed_
     assert storage.read_bytes(first.raw_key) == again.content  # raw = the bytes the API sent
 
 
-def test_a_second_extract_of_unchanged_pages_lands_nothing(seed_sandbox, secrets, lake_state):  # noqa: F811
+def test_a_second_extract_of_unchanged_pages_lands_nothing(seed_sandbox, secrets, lake_state):
     storage, state = lake_state
     source = http_source(seed_sandbox.info.customers_url, pagination={"style": "page", "page_size": 500})
     assert extract_http(storage, state, QuietReporter(), "api", source, "r1").landed == 2
@@ -71,7 +71,7 @@ def test_a_second_extract_of_unchanged_pages_lands_nothing(seed_sandbox, secrets
     assert len(state.manifests()) == 2
 
 
-def test_transient_503s_and_429s_are_retried_honouring_retry_after(seed_sandbox, secrets, lake_state):  # noqa: F811
+def test_transient_503s_and_429s_are_retried_honouring_retry_after(seed_sandbox, secrets, lake_state):
     storage, state = lake_state
     info = seed_sandbox.info
     set_faults(info, "customers", {"fail_next": 2, "fail_status": 429, "retry_after_seconds": 0.2})
@@ -91,7 +91,7 @@ def test_transient_503s_and_429s_are_retried_honouring_retry_after(seed_sandbox,
     assert all(0 < w <= 0.05 for w in waits)  # exponential backoff with jitter, capped
 
 
-def test_random_faults_and_latency_still_bring_every_record(seed_sandbox, secrets, lake_state):  # noqa: F811
+def test_random_faults_and_latency_still_bring_every_record(seed_sandbox, secrets, lake_state):
     storage, state = lake_state
     set_faults(seed_sandbox.info, "customers", {"error_rate": 0.3, "rate_limit_rate": 0.1, "retry_after_seconds": 0.01,
                                                 "latency_ms": 20, "seed": 11})
@@ -102,7 +102,7 @@ def test_random_faults_and_latency_still_bring_every_record(seed_sandbox, secret
 
 
 def test_a_source_that_stays_down_fails_clearly_lands_nothing_and_keeps_the_watermark(
-        seed_sandbox, secrets, lake_state):  # noqa: F811
+        seed_sandbox, secrets, lake_state):
     storage, state = lake_state
     info = seed_sandbox.info
     source = http_source(info.customers_url, pagination={"style": "page", "page_size": 400},
@@ -137,7 +137,7 @@ def test_a_source_that_stays_down_fails_clearly_lands_nothing_and_keeps_the_wate
     assert state.watermark("api", "customers") == "2020-01-01T00:00:00+00:00"
 
 
-def test_credentials_come_from_the_environment_and_never_reach_logs(seed_sandbox, lake_state, monkeypatch,  # noqa: F811
+def test_credentials_come_from_the_environment_and_never_reach_logs(seed_sandbox, lake_state, monkeypatch,
                                                                     caplog):
     storage, state = lake_state
     source = http_source(seed_sandbox.info.customers_url)
@@ -159,7 +159,7 @@ def test_credentials_come_from_the_environment_and_never_reach_logs(seed_sandbox
         "latin-1")
 
 
-def test_incremental_extract_asks_only_for_changes_since_the_watermark(seed_sandbox, secrets, lake_state):  # noqa: F811
+def test_incremental_extract_asks_only_for_changes_since_the_watermark(seed_sandbox, secrets, lake_state):
     storage, state = lake_state
     info = seed_sandbox.info
     source = http_source(info.customers_url, pagination={"style": "page", "page_size": 1000},
@@ -175,7 +175,7 @@ def test_incremental_extract_asks_only_for_changes_since_the_watermark(seed_sand
     assert extract_http(storage, state, QuietReporter(), "api", source, "r3").records == 0
 
 
-def test_frankfurter_pages_become_one_row_per_rate(seed_sandbox, lake_state, tmp_path):  # noqa: F811
+def test_frankfurter_pages_become_one_row_per_rate(seed_sandbox, lake_state, tmp_path):
     storage, state = lake_state
     raw = {"kind": "http", "entity": "exchange_rates", "url": f"{seed_sandbox.info.fx_url}/v1/2024-01-01..2024-01-31",
            "params": {"base": "USD", "symbols": "EUR,GBP"}, "layout": "frankfurter"}

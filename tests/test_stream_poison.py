@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import psycopg
 import pytest
 from prometheus_client import REGISTRY
-from stream_fixtures import kafka, wait_until  # noqa: F401
+from stream_fixtures import wait_until
 
 from cartflow.config import Project
 from cartflow.serving.postgres_store import PostgresStore
@@ -120,7 +120,7 @@ def test_poison_events_are_dead_lettered_and_the_sink_moves_on(project: Project,
         svc.shutdown()
 
 
-def test_poison_events_through_kafka(project: Project, kafka, tmp_path: Path) -> None:  # noqa: F811
+def test_poison_events_through_kafka(project: Project, kafka, tmp_path: Path) -> None:
     from cartflow.stream.kafka_log import KafkaLog
 
     log = KafkaLog(kafka.bootstrap, f"poison-{uuid.uuid4().hex[:8]}", partitions=2)
