@@ -75,8 +75,8 @@ def test_kill_9_during_send_then_restart_loses_and_doubles_nothing(
     wait_until(lambda: sent_rows[0] >= 2_000, timeout=60, every=0.002, what="the send under way")
     server.kill9()
     rows_at_kill = sent_rows[0]
-    time.sleep(0.5)
-    servers(project, port=server.port, **env)  # the same port: the client's retries reach it
+    time.sleep(0.5)  # not a wait: the API stays down a moment, so the client's posts fail and it retries
+    restarted = servers(project, port=server.port, **env)  # the same port: the client's retries reach it
     sender.join(timeout=180)
     assert not sender.is_alive(), "send did not finish"
     assert "error" not in result, result.get("error")
@@ -89,7 +89,9 @@ def test_kill_9_during_send_then_restart_loses_and_doubles_nothing(
 
     wait_until(lambda: len(store_ids(project)) >= ROWS, timeout=60, every=0.2, what="serving store caught up")
     wait_until(lambda: sum(raw_event_ids(project).values()) >= ROWS, timeout=60, every=0.2, what="raw caught up")
-    time.sleep(1.0)  # anything doubled would land now
+    # every consumer has read the whole log: anything doubled has landed by now
+    wait_until(lambda: all(c["lag"] == 0 for c in restarted.get("/v1/health").json()["consumers"].values()),
+               timeout=60, every=0.2, what="every consumer caught up with the log")
     ids = store_ids(project)
     assert len(ids) == len(set(ids)) == ROWS and set(ids) == set(acked)
     assert raw_event_ids(project) == Counter({i: 1 for i in acked})

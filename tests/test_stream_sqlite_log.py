@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from polling import wait_until
 
 from cartflow.stream.log import LogUnavailable, OutgoingEvent, partition_for
 from cartflow.stream.sqlite_log import SqliteLog
@@ -88,8 +89,9 @@ def test_one_active_member_per_group_and_a_standby_takes_over(tmp_path: Path) ->
         standby.commit({0: 1})
     active.commit({0: 0, 1: 0})
     active.close()
-    time.sleep(1.05)  # the standby retries the group lock every second
-    assert len(drain(standby)) == 6 and standby.assignment() == [0, 1]
+    # the standby retries the group lock every second: poll until it took over
+    taken = wait_until(lambda: drain(standby), timeout=30, what="the standby took the partitions over")
+    assert len(taken) == 6 and standby.assignment() == [0, 1]
     standby.close()
 
 
