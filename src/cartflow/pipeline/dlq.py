@@ -150,7 +150,7 @@ class ReplayLog:
         self._db.close()
 
 
-def _with_status(project: Project, provider_name: str, items: list[DlqItem]) -> list[DlqItem]:
+def with_status(project: Project, provider_name: str, items: list[DlqItem]) -> list[DlqItem]:
     log = ReplayLog(project)
     try:
         done = log.get(provider_name, [i.id for i in items])
@@ -210,7 +210,7 @@ class QuarantineDlq:
 
     def list(self, project: Project, *, limit: int = 50, reason: str | None = None) -> list[DlqItem]:
         where, params = ("WHERE reason LIKE ?", [f"{reason}%"]) if reason else ("", [])
-        return _with_status(project, self.name, [self._item(r) for r in self._query(project, where, params, limit)])
+        return with_status(project, self.name, [self._item(r) for r in self._query(project, where, params, limit)])
 
     def show(self, project: Project, item_id: str) -> DlqItem | None:
         batch, _, row = item_id.partition(":")
@@ -219,7 +219,7 @@ class QuarantineDlq:
         rows = self._query(project, "WHERE _batch_id LIKE ? AND _source_row = ?", [f"{batch}%", int(row)], 2)
         if len(rows) != 1:
             return None
-        item = _with_status(project, self.name, [self._item(rows[0])])[0]
+        item = with_status(project, self.name, [self._item(rows[0])])[0]
         from cartflow.runtime.backends import open_state
 
         state = open_state(project)

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from cartflow.config import Project
-from cartflow.pipeline.dlq import DlqError, DlqItem, ReplayLog, ReplayResult, _with_status
+from cartflow.pipeline.dlq import DlqError, DlqItem, ReplayLog, ReplayResult, with_status
 from cartflow.runtime.state import utcnow
 
 
@@ -51,11 +51,11 @@ class StreamDlq:
             letters.close()
 
     def list(self, project: Project, *, limit: int = 50, reason: str | None = None) -> list[DlqItem]:
-        return _with_status(project, self.name, [self._item(e) for e in self._entries(project, limit, reason)])
+        return with_status(project, self.name, [self._item(e) for e in self._entries(project, limit, reason)])
 
     def show(self, project: Project, item_id: str) -> DlqItem | None:
         matches = [e for e in self._entries(project, 1_000_000, None) if e.id.startswith(item_id)]
-        return _with_status(project, self.name, [self._item(matches[0])])[0] if len(matches) == 1 else None
+        return with_status(project, self.name, [self._item(matches[0])])[0] if len(matches) == 1 else None
 
     def replay(self, project: Project, ids: builtins.list[str] | None, *, reason: str | None = None,
                dry_run: bool = False) -> ReplayResult:
@@ -231,7 +231,7 @@ class RejectedFilesDlq:
 
     def list(self, project: Project, *, limit: int = 50, reason: str | None = None) -> list[DlqItem]:
         items = [i for i in self._items(project) if not reason or i.reason.startswith(reason)]
-        return _with_status(project, self.name, items[:limit])
+        return with_status(project, self.name, items[:limit])
 
     def show(self, project: Project, item_id: str) -> DlqItem | None:
         items = self._items(project)
@@ -240,7 +240,7 @@ class RejectedFilesDlq:
             return None
         item = matches[0]
         item.detail["head"] = self._head(project, item)
-        return _with_status(project, self.name, [item])[0]
+        return with_status(project, self.name, [item])[0]
 
     def _head(self, project: Project, item: DlqItem) -> builtins.list[str]:
         """The first lines of the file, escaped (never raw control bytes), or why they cannot be shown."""

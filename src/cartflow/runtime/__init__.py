@@ -10,4 +10,10 @@
 
 Nothing here imports a layer above it (lake, sources, transform, ...): this package sits
 at the bottom of the stack with `cartflow.entities` and `cartflow.config`.
+
+Import modules explicitly (``from cartflow.runtime.state import StateStore``): importing one of
+them must not load the others (`retry` and `backends` load the config schema, which `--help` and
+`--version` never need).
 """
+
+__all__ = ["backends", "children", "lock", "logs", "pg_state", "progress", "retry", "signals", "state", "text"]

@@ -10,3 +10,6 @@
 Import modules explicitly (``from cartflow.transform.runner import transform``):
 importing SQLMesh takes a second, and this package must stay cheap to import.
 """
+
+__all__ = ["connection", "duckdb_adapter", "entity_defaults", "fingerprint", "inputs", "ledger", "preview",
+           "project", "runner", "spark", "spark_adapter", "warehouse"]
