@@ -166,7 +166,8 @@ def test_config_errors_name_env_vars_show_examples_and_suggest_keys(tmp_path: Pa
 def test_every_pattern_in_the_schema_has_an_example() -> None:
     from pydantic import BaseModel
 
-    from cartflow import config, config_errors
+    from cartflow import config
+    from cartflow.config import errors as config_errors
 
     patterns = set()
     for model in vars(config).values():

@@ -14,7 +14,8 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from cartflow.config import FilesSource, HttpSource, PostgresSource, ProjectConfig, SourceConfig
+from cartflow.config.project import ProjectConfig
+from cartflow.config.sources import FilesSource, HttpSource, PostgresSource, SourceConfig
 
 # What a value of each pattern looks like: an example reads better than the regex.
 PATTERN_EXAMPLES = {
