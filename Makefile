@@ -28,6 +28,12 @@ test: $(SYNC_STAMP)  ## start the test services (PostgreSQL) and run the test su
 	bash scripts/test-services.sh
 	PATH="$(dir $(UV)):$$PATH" $(UV) run pytest  # uv on PATH: the Airflow test builds a venv with it
 
+# test-fast: the suite without the tests marked slow (whole-pipeline runs, Spark, Airflow, browser, Kafka,
+# S3, docs); -m replaces addopts' own -m, hence "not chaos" again.
+test-fast: $(SYNC_STAMP)  ## the tier to run while developing (under 5 min): every test not marked slow
+	bash scripts/test-services.sh
+	$(UV) run pytest -m "not slow and not chaos"
+
 # lint: ruff's rules, mypy on src/ and the import layers contract (pyproject.toml); about a minute.
 # `ruff format --check` joins it after the tree-wide format pass.
 lint: $(SYNC_STAMP)  ## ruff check, mypy (src/), import-linter layers: what CI checks before the tests

@@ -232,6 +232,7 @@ def near_the_window_ends(text: Any) -> bool:
 
 @settings(max_examples=4000, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
 @given(name=st.sampled_from(sorted(COLUMN)), value=VALUES)
 def test_the_document_admits_exactly_what_validate_accepts(name: str, value: Any) -> None:
     import jsonschema_rs

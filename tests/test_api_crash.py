@@ -25,6 +25,8 @@ from cartflow.runtime.state import SqliteState
 from cartflow.serving.sqlite_store import SqliteStore
 from cartflow.stream.send import SendSummary, send_file
 
+pytestmark = pytest.mark.slow  # real `cartflow serve` processes killed and restarted, Kafka among the logs
+
 ROWS = 6_000
 
 

@@ -20,7 +20,7 @@ import uvicorn
 from cartflow.api.app import create_app
 from cartflow.config import Project
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]  # slow: the API docs in Chromium
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from cartflow.config import Project
 from cartflow.lake.storage import LocalStorage
 from cartflow.runtime.state import SqliteState
 
+pytestmark = pytest.mark.slow  # real `cartflow serve` processes, Kafka among the backends
+
 COMBINATIONS = [("sqlite", "sqlite"), ("sqlite", "postgres"), ("kafka", "sqlite"), ("kafka", "postgres")]
 
 

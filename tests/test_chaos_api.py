@@ -68,6 +68,7 @@ def check(server: ApiServer, examples: int, at_least: int, tmp_path: Path) -> No
     assert server.get("/v1/health").status_code == 200  # and the server is still well
 
 
+@pytest.mark.slow
 def test_schemathesis_every_check_seeded_subset(server: ApiServer, tmp_path: Path) -> None:
     examples = int(os.environ.get("CARTFLOW_CHAOS_EXAMPLES", CI_EXAMPLES))
     check(server, examples, at_least=min(300, 10 * examples), tmp_path=tmp_path)

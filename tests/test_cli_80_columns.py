@@ -131,6 +131,7 @@ COUNTS = {"new_batches", "total", "this_run", "rows", "items"}  # counts show th
             "FROM fct_order_line ORDER BY net_amount DESC, order_line_id LIMIT 8"),
     ("dlq", "list", "--limit", "6"),
 ], ids=["status", "runs", "sql-monthly", "sql-wide", "sql-text", "dlq-list"])
+@pytest.mark.slow
 def test_tables_at_80_columns_never_cut_an_id_or_a_number(shop: Shop, args: tuple[str, ...]) -> None:
     table = cli(*args, "-p", shop.root)
     data = cli(*args, "-p", shop.root, "--format", "json")
@@ -148,6 +149,7 @@ def test_tables_at_80_columns_never_cut_an_id_or_a_number(shop: Shop, args: tupl
     assert not too_long, too_long
 
 
+@pytest.mark.slow
 def test_status_runs_and_dlq_list_also_print_csv_and_json(shop: Shop) -> None:
     ids = [r["run_id"] for r in json.loads(cli("runs", "-p", shop.root, "-f", "json").stdout)]
     assert len(ids) == 3
@@ -163,6 +165,7 @@ def test_status_runs_and_dlq_list_also_print_csv_and_json(shop: Shop) -> None:
     assert bad.returncode == 2 and "allowed values are table, csv, json" in bad.stderr
 
 
+@pytest.mark.slow
 def test_an_ambiguous_run_id_prefix_lists_the_matches(shop: Shop) -> None:
     ids = [r["run_id"] for r in json.loads(cli("runs", "-p", shop.root, "-f", "json").stdout)]
     prefix = os.path.commonprefix(ids)
@@ -175,6 +178,7 @@ def test_an_ambiguous_run_id_prefix_lists_the_matches(shop: Shop) -> None:
     assert one.returncode == 0 and f"run {ids[1]}" in one.stdout and "Tasks" in one.stdout
 
 
+@pytest.mark.slow
 def test_the_run_summary_says_rows_are_cumulative_beside_what_the_run_added(shop: Shop) -> None:
     first, _, third = shop.runs
     raw = int(re.search(r"^raw\s+([\d,]+)\s+\+([\d,]+)$", first.stdout, re.M).group(1).replace(",", ""))
@@ -184,12 +188,14 @@ def test_the_run_summary_says_rows_are_cumulative_beside_what_the_run_added(shop
     assert (line.group(1), line.group(2)) == (f"{raw + STREAM_LINES:,}", f"{STREAM_LINES}")
 
 
+@pytest.mark.slow
 def test_a_stream_only_run_names_the_streams_batches(shop: Shop) -> None:
     third = shop.runs[2]
     assert "storefront 3 streamed batch(es)" in " ".join(third.stdout.split()), third.stdout
     assert "0 new file" not in third.stdout + third.stderr
 
 
+@pytest.mark.slow
 def test_progress_labels_are_short_and_fixed(shop: Shop) -> None:
     log = (shop.root / ".cartflow" / "logs" / "cartflow.jsonl").read_text()
     details = [json.loads(line) for line in log.splitlines() if '"cartflow.progress"' in line]
@@ -197,12 +203,14 @@ def test_progress_labels_are_short_and_fixed(shop: Shop) -> None:
     assert {d["stage"] for d in details} <= {"extract", "bronze", "transform", "publish", "serving"}
 
 
+@pytest.mark.slow
 def test_nothing_new_says_the_files_were_taken_before(shop: Shop) -> None:
     second = shop.runs[1]
     assert "nothing new to process" in second.stdout
     assert "holds only files taken by earlier runs" in " ".join(second.stdout.split())
 
 
+@pytest.mark.slow
 def test_sql_keeps_exact_values_unless_asked_for_money(shop: Shop) -> None:
     statement = "SELECT sum(net_revenue) AS net, sum(orders) AS orders FROM mart_revenue_monthly"
     exact = json.loads(cli("sql", statement, "-p", shop.root, "-f", "json").stdout)[0]
@@ -216,12 +224,14 @@ def test_sql_keeps_exact_values_unless_asked_for_money(shop: Shop) -> None:
     assert "GBP" in money.stdout and f"{exact['orders']}" in money.stdout
 
 
+@pytest.mark.slow
 def test_an_unknown_table_lists_the_published_ones_not_duckdb_internals(shop: Shop) -> None:
     out = cli("sql", "SELECT * FROM nope", "-p", shop.root)  # DuckDB would guess one of its own pg_ tables
     assert out.returncode == 1
     assert "pg_" not in out.stderr and "mart_revenue_monthly" in out.stderr
 
 
+@pytest.mark.slow
 def test_an_empty_landing_folder_says_where_to_put_files(tmp_path: Path) -> None:
     root = tmp_path / "shop"
     assert cli("init", root).returncode == 0

@@ -40,6 +40,7 @@ def render(table: FitTable, width: int = 80) -> str:
 
 # -- tables ---------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_too_wide_table_drops_whole_low_value_columns_and_says_so() -> None:
     rows = [("20261204T182724-9c307f", 123456789, "a long error message " * 4, "manual")]
     cols = [Col("run", ID), Col("rows", COUNT), Col("error", TEXT, drop=1, min_width=30), Col("trigger", TEXT, drop=2)]
@@ -129,6 +130,7 @@ app()
 """
 
 
+@pytest.mark.slow
 def test_a_library_warning_goes_to_the_log_file_not_the_terminal(tmp_path: Path) -> None:
     init_project(tmp_path / "shop")
     env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
@@ -212,6 +214,7 @@ def test_the_scheduler_says_what_it_schedules_and_what_is_due_next(tmp_path: Pat
     assert "never ran" in once.stdout
 
 
+@pytest.mark.slow
 def test_watch_says_what_it_watches(tmp_path: Path) -> None:
     root = tmp_path / "shop"
     init_project(root)
@@ -251,6 +254,7 @@ def test_serve_logs_in_cartflows_format(tmp_path: Path) -> None:
                            for line in uvicorn), uvicorn
 
 
+@pytest.mark.slow
 def test_long_output_is_paged_on_a_terminal_and_never_when_piped(tmp_path: Path) -> None:
     root, paged = tmp_path / "shop", tmp_path / "paged.txt"
     init_project(root)

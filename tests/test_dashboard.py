@@ -26,6 +26,8 @@ from cartflow.lake.storage import open_lake
 from cartflow.scaffold import init_project
 from cartflow.serving.sql import query
 
+pytestmark = pytest.mark.slow  # the published demo lake is a whole-pipeline run
+
 @pytest.fixture(scope="module")
 def dashboard(published_demo: Project) -> Dashboard:
     d = Dashboard(open_lake(published_demo))

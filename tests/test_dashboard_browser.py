@@ -40,7 +40,7 @@ SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "img" / "dashboard.p
 CARDS = ("revenue_weekly", "revenue_monthly", "revenue_quarterly", "hourly", "weekday", "seasons", "most_sold",
          "most_valuable", "customers", "invoices", "rfm", "quarantine", "countries", "cohorts")
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]  # slow: Chromium over the published demo lake
 
 
 def _free_port() -> int:

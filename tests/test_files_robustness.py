@@ -85,6 +85,7 @@ def csv_bytes(rows: list[str], header: str = HEADER) -> bytes:
 
 
 # -- a file completed after its first landing ---------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_file_completed_after_its_first_landing_is_rejected_not_counted_twice(project: Project,
                                                                                 landing: Path) -> None:
@@ -121,6 +122,7 @@ def test_a_file_completed_after_its_first_landing_is_rejected_not_counted_twice(
 
 
 # -- bad files beside good ones in a configured path -------------------------------------------
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_bad_files_in_a_configured_path_are_rejected_and_the_good_one_goes_through(
         project: Project, landing: Path, tmp_path: Path) -> None:
@@ -390,6 +392,7 @@ def test_rejections_and_retention_marks_on_postgresql(pg_dsn: str, pg_schema: st
         state.close()
 
 
+@pytest.mark.slow
 def test_raw_retention_on_an_s3_lake_deletes_only_reconciled_batches(project: Project, s3_server, s3_root,
                                                                       s3_env, tmp_path: Path) -> None:
     storage = open_storage(s3_root, endpoint=s3_server.endpoint, region=s3_server.region,

@@ -10,6 +10,8 @@ from cartflow.config import Project
 from cartflow.lake.storage import open_lake
 from cartflow.serving.sql import query
 
+pytestmark = pytest.mark.slow  # the docs' notebook over the published demo lake
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 

@@ -98,6 +98,7 @@ def failing_project(project: Project, extra: str) -> Project:
     return configure(project, FAST + extra)
 
 
+@pytest.mark.slow
 def test_webhook_answering_500_is_retried_then_delivered_and_the_run_is_unharmed(project: Project) -> None:
     with Receiver(failures=2) as hook:
         project = failing_project(project, f"""
@@ -119,6 +120,7 @@ url = "{hook.url}"
     assert logged["deliveries"] == [{"sink": "webhook", "ok": True, "attempts": 3, "error": None}]
 
 
+@pytest.mark.slow
 def test_webhook_that_always_fails_never_crashes_the_run(project: Project, caplog: pytest.LogCaptureFixture) -> None:
     with Receiver(failures=99) as hook:
         project = failing_project(project, f"""
@@ -152,6 +154,7 @@ url_env = "NO_SUCH_HOOK"
     assert "NO_SUCH_HOOK is not set" in deliveries[0].error
 
 
+@pytest.mark.slow
 def test_email_to_a_real_smtp_receiver(project: Project, smtp: tuple[Controller, Mailbox]) -> None:
     controller, box = smtp
     project = failing_project(project, f"""
@@ -176,6 +179,7 @@ to = ["oncall@shop.test", "data@shop.test"]
     assert f"run {ok.run_id} succeeded" in box.messages[1][2]
 
 
+@pytest.mark.slow
 def test_success_alerts_are_off_by_default(project: Project) -> None:
     result = run_pipeline(project)
     assert result.status == "succeeded" and read_alert_log(project) == []
@@ -230,6 +234,7 @@ def test_quality_freshness_by_arrival_and_by_event_time(project: Project) -> Non
         state.close()
 
 
+@pytest.mark.slow
 def test_reconciliation_break_fails_the_run_and_alerts(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args, **kwargs):
         raise ReconciliationError("batch b1: bronze 10 != silver 8 + quarantine 1")

@@ -129,6 +129,7 @@ def test_the_provider_interface_takes_new_queues(project: Project) -> None:
     assert unknown.exit_code == 2 and "available are" in unknown.output
 
 
+@pytest.mark.slow
 def test_rejected_files_replay_after_a_fix(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     import cartflow.pipeline.run as run_mod
     from cartflow.pipeline.standardize import ModelsOutcome

@@ -60,6 +60,7 @@ def cli_run(project: Project) -> subprocess.Popen:
                              "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_mid_stage_records_the_run_interrupted_and_releases_the_lock(
         project: Project, landing: Path, signum: int) -> None:
@@ -91,6 +92,7 @@ def test_a_signal_mid_stage_records_the_run_interrupted_and_releases_the_lock(
         assert nxt.recovered is None
 
 
+@pytest.mark.slow
 def test_kill_9_at_start_up_leaves_no_process_behind(project: Project, landing: Path) -> None:
     """SQLMesh forks a model-loading pool; killed with SIGKILL, the run takes it with it."""
     write_csv(landing / "day1.csv", [ROW])
@@ -154,6 +156,7 @@ def crash_a_run(project: Project, ready: Path) -> str:
     return run_id
 
 
+@pytest.mark.slow
 def test_one_run_crashed_alert_per_crashed_run_along_a_chain(project: Project, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A run crashes; the run that recovers it crashes too, before alerting; the third alerts both, once."""
@@ -178,6 +181,7 @@ def test_one_run_crashed_alert_per_crashed_run_along_a_chain(project: Project, t
     assert again == crashed, "no crash is alerted twice"
 
 
+@pytest.mark.slow
 def test_every_way_of_writing_is_refused_while_a_run_holds_the_lock(project: Project, tmp_path: Path) -> None:
     """The scheduler, watch, Airflow tasks and dlq replay take the one lock `cartflow run` takes."""
     from cartflow.orchestrators import run_stage_task

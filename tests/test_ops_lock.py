@@ -36,6 +36,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_crash_while_holding_the_lock_then_a_new_run_recovers(project: Project, tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(project.root), str(ready)],

@@ -43,6 +43,7 @@ def test_json_lines_carry_the_run_id_and_extras(restore_logging: None) -> None:
     assert "ValueError: bad" in lines[2]["exc"] and lines[2]["run_id"] == "20260101T000000-abc123"
 
 
+@pytest.mark.slow
 def test_every_line_of_a_run_has_its_run_id(project: Project, landing: Path, restore_logging: None,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: ModelsOutcome([], ran=False))
@@ -67,6 +68,7 @@ def test_text_format_names_the_run(restore_logging: None) -> None:
     assert "INFO [run r-1] cartflow.x: hello rows=3" in buf.getvalue()
 
 
+@pytest.mark.slow
 def test_cli_run_log_format_json(project: Project) -> None:
     out = subprocess.run([sys.executable, "-m", "cartflow.cli", "run", "-p", str(project.root), "--log-format", "json"],
                          capture_output=True, text=True, timeout=180)

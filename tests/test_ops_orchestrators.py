@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 AIRFLOW = "apache-airflow==3.3.2"
 
 
+@pytest.mark.slow
 def test_stage_tasks_chain_into_one_recorded_run(project: Project, landing: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: ModelsOutcome([], ran=False))
@@ -45,6 +46,7 @@ def test_stage_tasks_chain_into_one_recorded_run(project: Project, landing: Path
     assert [t["task"] for t in run["tasks"]] == ["extract", "extract:online_retail", "bronze", "transform", "quality"]
 
 
+@pytest.mark.slow
 def test_a_failing_stage_task_fails_the_run_alerts_and_raises(project: Project,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*a, **k):
@@ -91,6 +93,7 @@ def airflow_tasks(project: Project) -> str:
     raise AssertionError("no finish task")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start", [whole_run, airflow_tasks], ids=["cartflow-run", "airflow-tasks"])
 def test_a_failed_required_source_standardizes_and_publishes_nothing_on_every_path(
         project: Project, landing: Path, monkeypatch: pytest.MonkeyPatch, start) -> None:

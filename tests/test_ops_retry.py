@@ -72,6 +72,7 @@ def test_per_source_override(project: Project) -> None:
     assert policy_for_source(project, "online_retail").backoff_seconds == 0.01
 
 
+@pytest.mark.slow
 def test_a_source_that_fails_then_recovers(project: Project, landing: Path, no_transform: None,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     project = configure(project, FAST_RETRIES)
@@ -97,6 +98,7 @@ def test_a_source_that_fails_then_recovers(project: Project, landing: Path, no_t
     assert len(manifests) == 1 and manifests[0].source_file == "day1.csv"  # landed once, not three times
 
 
+@pytest.mark.slow
 def test_honest_status_required_fails_optional_is_partial_others_go_on(project: Project, landing: Path,
                                                                        no_transform: None,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,6 +136,7 @@ required = false
     assert result.status == "failed" and "partner_feed" in result.error
 
 
+@pytest.mark.slow
 def test_an_unretryable_error_is_not_retried(project: Project, no_transform: None) -> None:
     project = configure(project, FAST_RETRIES)
     (project.root / "landing" / "online_retail").rmdir()  # a config problem: waiting cannot fix it

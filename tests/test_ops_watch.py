@@ -77,6 +77,7 @@ def test_a_steady_trickle_still_runs_after_max_wait(tmp_path: Path) -> None:
     assert len(w.runs[0].trigger_files) == 5
 
 
+@pytest.mark.slow
 def test_a_file_landing_during_a_run_is_taken_by_the_next_run(project: Project, landing: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Real runs (extract and bronze); the transform stage is where the second file lands."""
@@ -111,6 +112,7 @@ def test_a_file_landing_during_a_run_is_taken_by_the_next_run(project: Project, 
     assert set(triggers.values()) == {"watch"}
 
 
+@pytest.mark.slow
 def test_a_restarted_watcher_retakes_nothing(project: Project, landing: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: ModelsOutcome([], ran=False))  # about extraction only
@@ -143,6 +145,7 @@ def test_inboxes_follow_the_source_paths(project: Project) -> None:
                      ("partner", ["landing/partner/b.csv"])]
 
 
+@pytest.mark.slow
 def test_cli_watch_runs_once_and_exits(project: Project, landing: Path) -> None:
     (landing / "empty.csv").write_bytes(b"")  # a bad file: rejected, the run is partial (no SQLMesh), watch goes on
     out = subprocess.run([sys.executable, "-m", "cartflow.cli", "watch", "-p", str(project.root), "--debounce", "0.1",
@@ -172,6 +175,7 @@ def test_a_run_that_cannot_start_does_not_stop_the_watcher(tmp_path: Path) -> No
     assert w.step().trigger_files == ["s:a.csv"] and len(calls) == 2
 
 
+@pytest.mark.slow
 def test_an_s3_landing_inbox_is_watched_the_same_way(s3_project: Project) -> None:
     """The lake's inbox on a real S3 server (SeaweedFS): polled through Storage.list/size."""
     from cartflow.lake.storage import open_lake

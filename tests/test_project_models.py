@@ -22,6 +22,8 @@ from cartflow.serving.sql import query
 from cartflow.transform.warehouse import open_warehouse
 from conftest import write_csv
 
+pytestmark = pytest.mark.slow  # SQLMesh plans and runs of a project's own models
+
 # invoice, stock, description, quantity, date, price, customer, country
 LINES = [
     "536365,85123A,WHITE HANGING HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom",  # 15.30

@@ -276,7 +276,8 @@ def property_test(full: bool):  # type: ignore[no-untyped-def]
     return test
 
 
-test_hostile_lines_end_in_gold_or_quarantine_or_the_dead_letter = property_test(full=False)
+# slow: every batch is a whole pipeline run (the chaos variant runs many more)
+test_hostile_lines_end_in_gold_or_quarantine_or_the_dead_letter = pytest.mark.slow(property_test(full=False))
 test_hostile_lines_end_in_gold_or_quarantine_or_the_dead_letter_chaos = pytest.mark.chaos(property_test(full=True))
 
 

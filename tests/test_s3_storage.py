@@ -14,6 +14,8 @@ from cartflow.lake.marts import published_tables
 from cartflow.publish.marts import publish
 from conftest_s3 import KEY_ENV, SECRET_ENV
 
+pytestmark = pytest.mark.slow  # a real S3 server (SeaweedFS)
+
 
 @pytest.fixture
 def store(s3_server, s3_root, s3_env) -> S3Storage:

@@ -157,6 +157,7 @@ path = "landing/sales"
     assert [i.id for i in dlq.list(project)] and "sales/wrong.csv" not in [i.id for i in dlq.list(project)]
 
 
+@pytest.mark.slow
 def test_the_inbox_works_on_an_s3_lake(project: Project, s3_server, s3_root, s3_env) -> None:
     storage = open_storage(s3_root, endpoint=s3_server.endpoint, region=s3_server.region,
                            access_key_env=KEY_ENV, secret_key_env=SECRET_ENV)

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pytest
 from typer.testing import CliRunner
 
 from cartflow.cli import app
@@ -86,11 +87,13 @@ def test_unsafe_lifts_it(project: Project, tmp_path: Path) -> None:
     assert out.read_text().splitlines()[0] == "id,qty"
 
 
+@pytest.mark.slow
 def test_s3_lake_is_read_only_too(s3_project: Project, tmp_path: Path) -> None:
     publish_orders(s3_project, tmp_path)
     check_read_only(s3_project, tmp_path)
 
 
+@pytest.mark.slow
 def test_an_unreachable_lake_is_one_clear_line(s3_project: Project, s3_server, monkeypatch) -> None:
     config = s3_project.root / "cartflow.toml"
     config.write_text(config.read_text().replace(s3_server.endpoint, "http://127.0.0.1:9"))

@@ -120,6 +120,7 @@ def test_poison_events_are_dead_lettered_and_the_sink_moves_on(project: Project,
         svc.shutdown()
 
 
+@pytest.mark.slow
 def test_poison_events_through_kafka(project: Project, kafka, tmp_path: Path) -> None:
     from cartflow.stream.kafka_log import KafkaLog
 

@@ -32,6 +32,8 @@ from cartflow.transform.runner import (
     transform,
 )
 
+pytestmark = pytest.mark.slow  # SQLMesh runs of the whole model project
+
 UK, FR, DE, EIRE = "United Kingdom", "France", "Germany", "EIRE"
 RAW_COLUMNS = ["invoice_no", "stock_code", "description", "quantity", "invoice_date", "unit_price", "customer_id", "country"]
 
