@@ -74,7 +74,10 @@ def stage_transform(ctx: RunContext) -> None:
     else:
         outcome = run_models(ctx.project, ctx.storage, ctx.state, ctx.reporter, select=ctx.select,
                              full_refresh=ctx.full_refresh)
-        ctx.result.batch_ids, ctx.result.models_ran = [m.batch_id for m in outcome.batches], outcome.ran
+        ctx.result.batch_ids = [m.batch_id for m in outcome.batches]
+        # A lake that never took a batch has nothing to publish, even when SQLMesh created its
+        # (empty) models: `sql`, the dashboard and the CLI keep saying "nothing published yet".
+        ctx.result.models_ran = outcome.ran and bool(ctx.result.batch_ids or ctx.state.manifests())
     ctx.result.new_batches = len(ctx.result.batch_ids)
     if ctx.project.config.lake.raw_retention == "delete_after_standardize":
         from cartflow.lake.raw import delete_standardized_raw
