@@ -41,6 +41,7 @@ from rich.text import Text
 
 from cartflow.money import format_money, is_money, money_places
 from cartflow.runtime.progress import stage_label
+from cartflow.runtime.text import printable
 
 console = Console()
 err_console = Console(stderr=True)
@@ -372,8 +373,8 @@ class _BarStage:
 
     def advance(self, n: int = 1, detail: str | None = None) -> None:
         self.part[1] += n
-        if detail:
-            log.info("%s: %s", self.name, detail, extra={"stage": self.bar.label})
+        if detail:  # often a file's name: escaped, so it cannot drive a terminal (runtime/text.py)
+            log.info("%s: %s", self.name, printable(detail), extra={"stage": self.bar.label})
         self.bar.refresh()
 
     def done(self, detail: str | None = None) -> None:
@@ -381,7 +382,7 @@ class _BarStage:
         self.part[0] = total if total is not None else max(self.part[1], 1)
         self.part[1], self.part[2] = self.part[0], True
         if detail:
-            log.info("%s: %s", self.name, detail, extra={"stage": self.bar.label})
+            log.info("%s: %s", self.name, printable(detail), extra={"stage": self.bar.label})
         self.bar.refresh()
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from cartflow.config import Project
 from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
+from cartflow.pipeline import publish_due
 from cartflow.pipeline.standardize import (ENTITIES, ReconciliationError, transform_settings, write_pending)
 from cartflow.runtime.state import StateStore
 from cartflow.transform.runner import TransformError, open_context, reconcile_pending
@@ -121,6 +122,7 @@ def restate_range(project: Project, storage: Storage, state: StateStore, reporte
     end = restatement.end + timedelta(days=1) if restatement.end else None
     if end is not None and end > date.today():
         end = None  # SQLMesh refuses an end in the future; None means "now"
+    publish_due.owe(project, [*selected, *(m.batch_id for m in pending)])  # before gold changes
     _plan_restatement(settings, restatement.start, end, progress=lambda d: stage.advance(detail=d))
     stage.done()
     by_entity: dict[str, list[str]] = {}

@@ -12,7 +12,8 @@ process, the run's result carried between them (`cartflow.orchestrators`). Both 
     # lock released, then alerts
 
 The rules live here once: a required source failed, so nothing is standardized or
-published (its batches wait for the next run); nothing to publish without new batches;
+published (its batches wait for the next run); nothing to publish without new batches,
+unless an earlier run changed the warehouse and died before publishing (pipeline/publish_due.py);
 the status is `succeeded`, `partial` (an optional source failed), `failed` or
 `interrupted` (SIGINT/SIGTERM: the record names the stage it reached); a run that died
 holding the lock is closed as `failed` by the next one, with one `run_crashed` alert.
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from cartflow.config import Project
 from cartflow.lake.raw import rejected_in_run, rejection_of
 from cartflow.lake.storage import Storage, open_lake
+from cartflow.pipeline import publish_due
 from cartflow.pipeline.alerts import notify_run
 from cartflow.pipeline.project_lock import ProjectLock
 from cartflow.pipeline.quality import Breach, reconciliation_breach
@@ -192,7 +194,8 @@ class RunLifecycle:
         """Why stage `name` must not run now (None: it runs)."""
         if name != "extract" and self.required_failed():
             return f"required source(s) failed: {', '.join(self.required_failed())}; their batches wait"
-        if name == "publish" and not (self.result.batch_ids or self.result.models_ran):
+        if name == "publish" and not (self.result.batch_ids or self.result.models_ran
+                                      or publish_due.owed(self.project) is not None):
             return "no new batches"
         return None
 

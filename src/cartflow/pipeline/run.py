@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from cartflow.config import Project
 from cartflow.lake.storage import Storage
+from cartflow.pipeline import publish_due
 from cartflow.pipeline.lifecycle import RunContext, RunLifecycle, RunResult, Stage, new_run_id
 from cartflow.pipeline.quality import check_quality
 from cartflow.pipeline.standardize import run_models, to_bronze, transform_settings
@@ -100,18 +101,25 @@ def stage_quality(ctx: RunContext) -> None:
 
 
 def stage_publish(ctx: RunContext) -> None:
+    """Marts, then the serving store, for this run's batches and any an earlier run left unpublished."""
     # imported here: a run with nothing new decides so without loading DuckDB and pyarrow
     from cartflow.publish.marts import publish
     from cartflow.publish.serving import refresh_serving
 
+    earlier = sorted(set(publish_due.owed(ctx.project) or []) - set(ctx.result.batch_ids))
+    if earlier:
+        ctx.result.warnings.append(f"publishing {len(earlier)} batch(es) an earlier run took through gold but did "
+                                   "not publish (it was interrupted or failed)")
     stage = ctx.reporter.stage("publish")
     warehouse = open_warehouse(ctx.project, ctx.storage)
     publish(warehouse, ctx.storage, progress=lambda name: stage.advance(detail=name),
             tables=published_models(transform_settings(ctx.project, ctx.storage, write=False)))
     stage.done()
     serving = ctx.reporter.stage("serving store")
-    refresh_serving(ctx.project, ctx.result.batch_ids, progress=lambda n: serving.advance(detail=f"{n:,} lines"))
+    refresh_serving(ctx.project, [*ctx.result.batch_ids, *earlier],
+                    progress=lambda n: serving.advance(detail=f"{n:,} lines"))
     serving.done()
+    publish_due.settled(ctx.project)
     ctx.result.layer_rows, ctx.result.quarantine = layer_counts(ctx.project, ctx.state)
 
 

@@ -16,6 +16,7 @@ from cartflow.entities import ENTITIES as CONTRACTS
 from cartflow.entities import ENTITY_NAMES
 from cartflow.lake.raw import Rejection, record_rejection
 from cartflow.lake.storage import Storage
+from cartflow.pipeline import publish_due
 from cartflow.runtime.progress import Reporter
 from cartflow.runtime.state import Manifest, StateStore
 from cartflow.runtime.text import printable
@@ -136,6 +137,7 @@ def run_models(project: Project, storage: Storage, state: StateStore, reporter: 
     settings = dataclasses.replace(transform_settings(project, storage),
                                    entities=tuple(sorted(fed_entities(project) | {m.entity for m in feed})))
     project.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    publish_due.owe(project, [m.batch_id for m in feed])  # before gold changes: a killed run's is published next
     stage = reporter.stage("silver + gold (SQLMesh)")
     result = transform(settings, progress=lambda detail: stage.advance(detail=detail), select=select,
                        full_refresh=full_refresh)
