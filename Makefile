@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 SYNC_STAMP := .venv/.synced
 
-.PHONY: demo test test-fast bench bench-quick lint clean help
+.PHONY: demo test test-fast chaos bench bench-quick lint clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,6 +40,20 @@ lint: $(SYNC_STAMP)  ## ruff check, mypy (src/), import-linter layers: what CI c
 	$(UV) run --frozen ruff check src tests
 	$(UV) run --frozen mypy
 	$(UV) run --frozen lint-imports
+
+# chaos: the whole robustness suite at full size (docs/reliability.md says what each part promises):
+# Schemathesis >= 1,000 requests with every check, the property suite's 8 runs, >= 50 kill -9 points over
+# every stage, >= 1,000 fuzzed files. The figures go to docs/chaos-results.json and into docs/reliability.md
+# (also when a suite fails: its failures are the figures then). CARTFLOW_CHAOS_SEED changes the seed.
+CHAOS_SIZES := CARTFLOW_CHAOS_EXAMPLES=250 CARTFLOW_CHAOS_RUNS=8 CARTFLOW_CHAOS_KILLS=52 \
+	CARTFLOW_CHAOS_FILES=260 CARTFLOW_CHAOS_FILE_RUNS=4
+chaos: $(SYNC_STAMP)  ## the whole chaos suite at full size (~45 min) -> docs/reliability.md
+	bash scripts/test-services.sh
+	status=0; $(CHAOS_SIZES) PYTHONPATH=tests $(UV) run pytest -m chaos -p chaos_results \
+		--chaos-results docs/chaos-results.json --timeout 5400 -p no:cacheprovider \
+		tests/test_chaos_api.py tests/test_property_stream.py tests/test_chaos_kill.py tests/test_chaos_files.py \
+		|| status=$$?; \
+	$(UV) run python scripts/chaos_report.py docs/chaos-results.json docs/reliability.md && exit $$status
 
 # bench: scales 1, 10 and 50, one round: cartflow, pandas, the DuckDB same-job baseline and CSV copy
 # (PySpark at 10 only); the incremental day at 10 through the CLI; no-op `run` and one-row `sql` vs a

@@ -120,9 +120,10 @@ def extra_warning(source: str, file: str, extra: Sequence[str], limit: int = 12)
     """One warning per file for the columns bronze ignores (a Shopify export has dozens)."""
     if not extra:
         return []
+    file = printable(file)  # a file's name is the sender's: never a raw control character in a warning
     if len(extra) == 1:
-        return [f"{source}: {file}: extra column {extra[0]!r} ignored"]
-    shown = ", ".join(repr(c) for c in extra[:limit])
+        return [f"{source}: {file}: extra column {printable(repr(extra[0]))} ignored"]
+    shown = ", ".join(printable(repr(c)) for c in extra[:limit])
     more = f" and {len(extra) - limit} more" if len(extra) > limit else ""
     return [f"{source}: {file}: extra columns {shown}{more} ignored"]
 
