@@ -40,7 +40,7 @@ def rows(suites: dict[str, Any]) -> list[tuple[str, str, str]]:
     if s := suites.get("file fuzz"):
         out.append(("File fuzz", f"{s['files']:,} mutated files (seed {s['seed']}) in {sum(s['runs'].values())} runs "
                     f"({counts(s['runs'])}), {s['rewritten_after_landing']} of them rewritten after landing, beside "
-                    f"{s['good_files']} good files: {s['taken']:,} taken (raw {s['rows']['raw']:,} = silver "
+                    f"{s['good_files']} good files: {s['landed']:,} landed (raw {s['rows']['raw']:,} = silver "
                     f"{s['rows']['silver']:,} + quarantine {s['rows']['quarantine']:,}), rejected by code: "
                     f"{counts(s['rejected_by_code'])}", str(s["failures"])))
     return out

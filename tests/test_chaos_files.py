@@ -74,6 +74,8 @@ inbox = false
 """
 CI_RUNS = (36, 14)
 """Fuzzed files per run in CI (the second run also rewrites files the first one landed)."""
+USED_NAMES: set[tuple[str, str]] = set()
+"""Names written by a run so far: a new fuzzed file never takes one (only a rewrite does, on purpose)."""
 REWRITES = 0.12
 """Share of a later run's files that are earlier, landed files rewritten under the same name."""
 
@@ -82,7 +84,8 @@ REWRITES = 0.12
 class Outcome:
     status: str
     rejected: Counter
-    taken: int
+    landed: list[Fuzzed]
+    """Files landed under their own name (taken through silver): a later run may rewrite them."""
     duplicates: int
     problems: list[str]
 
@@ -112,7 +115,8 @@ def cli(project: Project, *args: str) -> subprocess.CompletedProcess:
 
 
 def files_for_run(run: int, count: int, base: list[list[str]], earlier: list[Fuzzed]) -> list[Fuzzed]:
-    """`count` fuzzed files (a share of them rewrites of earlier landed ones) and a good file per source."""
+    """`count` fuzzed files (a share of them rewrites of `earlier`, files landed by earlier runs) and a good
+    file per source."""
     files: list[Fuzzed] = []
     rng = random.Random(f"{SEED}-run-{run}")
     rewrites = rng.sample(earlier, k=min(len(earlier), int(count * REWRITES))) if earlier else []
@@ -120,7 +124,7 @@ def files_for_run(run: int, count: int, base: list[list[str]], earlier: list[Fuz
         extra = mutate(f"{SEED}-{run}-rewrite-{old.name}", 0, base, old.source, *SOURCES[old.source][:2]).data
         data = old.data + extra if rng.random() < 0.7 else old.data[: len(old.data) // 2]
         files.append(Fuzzed(old.name, data, old.source, f"rewrite of {old.seed}", ["changed_after_landing"]))
-    names = {(f.source, f.name) for f in earlier}
+    names = {(f.source, f.name) for f in earlier} | USED_NAMES
     i = 0
     while len(files) < count:
         source = list(SOURCES)[i % len(SOURCES)]
@@ -129,6 +133,7 @@ def files_for_run(run: int, count: int, base: list[list[str]], earlier: list[Fuz
         i += 1
         if (source, fuzzed.name) not in names:
             names.add((source, fuzzed.name))
+            USED_NAMES.add((source, fuzzed.name))
             files.append(fuzzed)
     return files + [good_file(i, run, source, SOURCES[source][0]) for i, source in enumerate(SOURCES)]
 
@@ -222,8 +227,9 @@ def fuzz_run(project: Project, run: int, files: list[Fuzzed]) -> Outcome:
             problems.append(f"{f.source}/{f.name!r} (seed {f.seed!r}, {f.mutations}): {why} (saved as {kept})")
         elif m and m["status"] == "rejected":
             rejected[json.loads(m["rejection"])["code"]] += 1
-    return Outcome(status, rejected, sum(1 for f in files if known.get((f.source, batch_id(f.data)), {}).get(
-        "status") == "transformed"), duplicates, problems)
+    landed = [f for f in files if (m := known.get((f.source, batch_id(f.data)))) and m["status"] == "transformed"
+              and m["source_file"] == f.name]
+    return Outcome(status, rejected, landed, duplicates, problems)
 
 
 def last_status(project: Project) -> str:
@@ -252,6 +258,7 @@ def log_problems(project: Project) -> list[str]:
 
 def fuzz(tmp: Path, counts: list[int], suite: str) -> None:
     print(f"file fuzz: seed {SEED}, runs of {counts} files")
+    USED_NAMES.clear()
     project = make_project(tmp / "shop")
     base = base_rows(tmp / "base")
     earlier: list[Fuzzed] = []
@@ -266,10 +273,10 @@ def fuzz(tmp: Path, counts: list[int], suite: str) -> None:
         rejected.update(outcome.rejected)
         statuses[outcome.status] += 1
         fuzzed = [f for f in files if not f.good_rows]
-        totals.update(files=len(fuzzed), good_files=len(files) - len(fuzzed), taken=outcome.taken,
+        totals.update(files=len(fuzzed), good_files=len(files) - len(fuzzed), landed=len(outcome.landed),
                       same_content_as_another=outcome.duplicates,
                       rewritten_after_landing=sum("changed_after_landing" in f.mutations for f in files))
-        earlier += [f for f in fuzzed if "changed_after_landing" not in f.mutations]
+        earlier += [f for f in outcome.landed if not f.good_rows and "changed_after_landing" not in f.mutations]
         print(f"run {run}: {outcome.status}, {len(files)} files, rejected {dict(outcome.rejected)}")
     problems += log_problems(project)
     rows = ledger(project)
