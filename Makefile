@@ -45,13 +45,21 @@ lint: $(SYNC_STAMP)  ## ruff check, mypy (src/), import-linter layers: what CI c
 # Schemathesis >= 1,000 requests with every check, the property suite's 8 runs, >= 50 kill -9 points over
 # every stage, >= 1,000 fuzzed files. The figures go to docs/chaos-results.json and into docs/reliability.md
 # (also when a suite fails: its failures are the figures then). CARTFLOW_CHAOS_SEED changes the seed.
-CHAOS_SIZES := CARTFLOW_CHAOS_EXAMPLES=250 CARTFLOW_CHAOS_RUNS=8 CARTFLOW_CHAOS_KILLS=52 \
-	CARTFLOW_CHAOS_FILES=260 CARTFLOW_CHAOS_FILE_RUNS=4
+# Every size is an environment knob (a smaller run on a busy machine: `CARTFLOW_CHAOS_KILLS=20 make chaos`;
+# the figures then say what ran), and CHAOS_TESTS picks the suites (`make chaos CHAOS_TESTS=tests/test_chaos_kill.py`).
+CARTFLOW_CHAOS_EXAMPLES ?= 250
+CARTFLOW_CHAOS_RUNS ?= 8
+CARTFLOW_CHAOS_KILLS ?= 52
+CARTFLOW_CHAOS_FILES ?= 260
+CARTFLOW_CHAOS_FILE_RUNS ?= 4
+CHAOS_TESTS ?= tests/test_chaos_api.py tests/test_property_stream.py tests/test_chaos_kill.py tests/test_chaos_files.py
+CHAOS_SIZES = CARTFLOW_CHAOS_EXAMPLES=$(CARTFLOW_CHAOS_EXAMPLES) CARTFLOW_CHAOS_RUNS=$(CARTFLOW_CHAOS_RUNS) \
+	CARTFLOW_CHAOS_KILLS=$(CARTFLOW_CHAOS_KILLS) CARTFLOW_CHAOS_FILES=$(CARTFLOW_CHAOS_FILES) \
+	CARTFLOW_CHAOS_FILE_RUNS=$(CARTFLOW_CHAOS_FILE_RUNS)
 chaos: $(SYNC_STAMP)  ## the whole chaos suite at full size (~45 min) -> docs/reliability.md
 	bash scripts/test-services.sh
 	status=0; $(CHAOS_SIZES) PYTHONPATH=tests $(UV) run pytest -m chaos -p chaos_results \
-		--chaos-results docs/chaos-results.json --timeout 5400 -p no:cacheprovider \
-		tests/test_chaos_api.py tests/test_property_stream.py tests/test_chaos_kill.py tests/test_chaos_files.py \
+		--chaos-results docs/chaos-results.json --timeout 5400 -p no:cacheprovider $(CHAOS_TESTS) \
 		|| status=$$?; \
 	$(UV) run python scripts/chaos_report.py docs/chaos-results.json docs/reliability.md && exit $$status
 

@@ -41,8 +41,9 @@ from cartflow.config import Project, load_project
 CLI = str(Path(sys.executable).with_name("cartflow"))
 STAGES = ("extract", "bronze", "transform", "quality", "publish")
 LABELS = ("start-up", "extract", "bronze", "transform: plan", "transform: run", "quality", "publish: marts",
-          "publish: serving store", "between stages")
-"""Where a kill can land; every one but `between stages` must be hit by `make chaos`."""
+          "publish: serving store", "between stages", "after its end")
+"""Where a kill can land; every one but `between stages` and `after its end` must be hit by `make chaos`.
+`after its end`: the run had recorded its end (status, lock released or not) and the process was exiting."""
 RUN_TIMEOUT = 900
 
 
@@ -176,8 +177,9 @@ def kill_at(root: Path, moment: Moment) -> Kill:
             proc.wait()
     wait_gone(children)
     started = watch.record("run started")
-    kill = Kill(moment, reached(load_project(root)), at, started.get("run_id") if started else None,
-                [c.pid for c in children], log_tail=watch.lines[-20:])
+    run_id = started.get("run_id") if started else None
+    where = "after its end" if run_id and ended(load_project(root), run_id) else reached(load_project(root))
+    kill = Kill(moment, where, at, run_id, [c.pid for c in children], log_tail=watch.lines[-20:])
     kill.lock_holder = lock_holder(load_project(root))
     if proc.stdout is not None:
         proc.stdout.close()
@@ -218,6 +220,17 @@ def lock_holder(project: Project) -> str | None:
 
 def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
+
+
+def ended(project: Project, run_id: str) -> bool:
+    """The run had recorded its end (any status but `running`) before the kill: it was exiting. A busy
+    machine lets a kill meant for a short last stage land there (found by the CI chain)."""
+    con = sqlite3.connect(project.state_path, timeout=30)
+    try:
+        row = con.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
+    finally:
+        con.close()
+    return row is not None and row[0] != "running"
 
 
 def reached(project: Project) -> str:
