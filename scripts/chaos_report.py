@@ -16,7 +16,7 @@ from typing import Any
 
 START, END = "<!-- chaos-figures:start -->", "<!-- chaos-figures:end -->"
 STAGE_ORDER = ("start-up", "extract", "bronze", "transform: plan", "transform: run", "quality", "publish: marts",
-               "publish: serving store", "between stages")
+               "publish: serving store", "between stages", "after its end")
 
 
 def counts(values: dict[str, int], order: tuple[str, ...] = ()) -> str:

@@ -188,7 +188,7 @@ def problems_after_rerun(scenario: Scenario, kills: list[Kill]) -> list[str]:
         marts = {"<catalog>": (0, f"missing: {exc}")}
     if marts != scenario.marts:
         differ = sorted(t for t in scenario.marts.keys() | marts.keys() if marts.get(t) != scenario.marts.get(t))
-        problems.append(f"published tables differ from the reference: "
+        problems.append("published tables differ from the reference: "
                         + "; ".join(f"{t}: {marts.get(t)} != {scenario.marts.get(t)}" for t in differ))
     serving = serving_digest(project)
     if serving != scenario.serving:
