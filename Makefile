@@ -56,7 +56,7 @@ CHAOS_TESTS ?= tests/test_chaos_api.py tests/test_property_stream.py tests/test_
 CHAOS_SIZES = CARTFLOW_CHAOS_EXAMPLES=$(CARTFLOW_CHAOS_EXAMPLES) CARTFLOW_CHAOS_RUNS=$(CARTFLOW_CHAOS_RUNS) \
 	CARTFLOW_CHAOS_KILLS=$(CARTFLOW_CHAOS_KILLS) CARTFLOW_CHAOS_FILES=$(CARTFLOW_CHAOS_FILES) \
 	CARTFLOW_CHAOS_FILE_RUNS=$(CARTFLOW_CHAOS_FILE_RUNS)
-chaos: $(SYNC_STAMP)  ## the whole chaos suite at full size (~45 min) -> docs/reliability.md
+chaos: $(SYNC_STAMP)  ## the whole chaos suite at full size (~45 min on a quiet machine) -> docs/reliability.md
 	bash scripts/test-services.sh
 	status=0; $(CHAOS_SIZES) PYTHONPATH=tests $(UV) run pytest -m chaos -p chaos_results \
 		--chaos-results docs/chaos-results.json --timeout 5400 -p no:cacheprovider $(CHAOS_TESTS) \
