@@ -302,21 +302,21 @@ def test_a_publish_that_failed_is_done_by_the_next_run_though_nothing_is_new(
         project: Any, landing: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The exception path of the same hole: the serving store is down during publish. The batch is
     `transformed` already, so the next run has nothing new; it must publish all the same."""
-    import cartflow.pipeline.run as run_mod
+    import cartflow.publish.serving as serving_mod  # stage_publish imports refresh_serving when it runs
     from cartflow.pipeline.run import run_pipeline
     from conftest import write_csv
 
     write_csv(landing / "day1.csv", [f"5363{i:02d},8512{i}A,HEART {i},{i + 1},12/1/2010 8:26,2.55,17850,United Kingdom"
                                      for i in range(6)])
-    refresh = run_mod.refresh_serving
+    refresh = serving_mod.refresh_serving
 
     def down(*args: Any, **kwargs: Any) -> int:
         raise OSError("serving store unreachable")
 
-    monkeypatch.setattr(run_mod, "refresh_serving", down)
+    monkeypatch.setattr(serving_mod, "refresh_serving", down)
     failed = run_pipeline(project)
     assert failed.status == "failed" and "serving store unreachable" in (failed.error or "")
-    monkeypatch.setattr(run_mod, "refresh_serving", refresh)
+    monkeypatch.setattr(serving_mod, "refresh_serving", refresh)
     again = run_pipeline(project)
     assert again.status == "succeeded" and again.new_batches == 0, again.error
     assert "publish" in again.stage_seconds and any("did not publish" in w for w in again.warnings)
