@@ -187,7 +187,7 @@ def ndjson_text(t: Table, rng: random.Random, notes: list[str]) -> str:
     lines = []
     for cells in t.rows:
         record: dict[str, Any] = {}
-        for k, v in zip(t.header, cells):
+        for k, v in zip(t.header, cells, strict=False):
             record[k] = v
         roll = rng.random()
         if roll < 0.04:
@@ -287,6 +287,6 @@ def good_file(index: int, run: int, source: str, fmt: str, rows: int = 5) -> Fuz
     if fmt == "csv":
         text = "\r\n".join(",".join(r) for r in [HEADER, *records]) + "\r\n"
     else:
-        text = "".join(json.dumps(dict(zip(HEADER, r))) + "\n" for r in records)
+        text = "".join(json.dumps(dict(zip(HEADER, r, strict=True))) + "\n" for r in records)
     ext = ".csv" if fmt == "csv" else ".ndjson"
     return Fuzzed(f"good-{run}-{index}{ext}", text.encode("utf-8"), source, f"good-{run}-{index}", ["good"], rows)

@@ -35,7 +35,8 @@ from typing import Any, Iterator
 import pytest
 from chaos_checks import ledger, marts_digest, report_figures, serving_digest
 from chaos_kill import LABELS, STAGES, Completed, Kill, Moment, kill_at, restore, run_to_the_end
-from stream_fixtures import API_KEY, ApiServer, order_lines, wait_until
+from polling import wait_until
+from stream_fixtures import API_KEY, ApiServer, order_lines
 
 from cartflow.config import load_project
 from cartflow.pipeline.alerts import read_alert_log
