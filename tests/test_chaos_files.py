@@ -43,6 +43,7 @@ from cartflow.config import Project, load_project
 from cartflow.sandbox.retail_generator import generate_online_retail
 from cartflow.scaffold import init_project
 
+pytestmark = pytest.mark.slow  # whole `cartflow run`s: outside make test-fast, in make test and CI
 SEED = int(os.environ.get("CARTFLOW_CHAOS_SEED", 1313))
 CLI = str(Path(sys.executable).with_name("cartflow"))
 SOURCES = {  # name -> (format, encoding, path below the project)

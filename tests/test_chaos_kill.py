@@ -43,6 +43,7 @@ from cartflow.pipeline.alerts import read_alert_log
 from cartflow.sandbox.retail_generator import generate_online_retail
 from cartflow.scaffold import init_project
 
+pytestmark = pytest.mark.slow  # whole `cartflow run`s: outside make test-fast, in make test and CI
 SEED = int(os.environ.get("CARTFLOW_CHAOS_SEED", 1313))
 SCALE = 0.01
 CHAOS_POINTS = int(os.environ.get("CARTFLOW_CHAOS_KILLS", 52))
