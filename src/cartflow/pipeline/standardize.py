@@ -137,7 +137,8 @@ def run_models(project: Project, storage: Storage, state: StateStore, reporter: 
     settings = dataclasses.replace(transform_settings(project, storage),
                                    entities=tuple(sorted(fed_entities(project) | {m.entity for m in feed})))
     project.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    publish_due.owe(project, [m.batch_id for m in feed])  # before gold changes: a killed run's is published next
+    if feed or state.manifests():  # a lake that never took a batch owes no publish (pipeline/run.py)
+        publish_due.owe(project, [m.batch_id for m in feed])  # before gold changes: a killed run's is published next
     stage = reporter.stage("silver + gold (SQLMesh)")
     result = transform(settings, progress=lambda detail: stage.advance(detail=detail), select=select,
                        full_refresh=full_refresh)
