@@ -246,6 +246,56 @@ def test_a_filter_changes_every_chart(page, server: str, published_demo: Project
     assert _signatures(page)["revenue_monthly"] == before["revenue_monthly"]
 
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _day(iso: str) -> str:
+    """A day as the page writes it everywhere: 1 Dec 2010."""
+    year, month, day = (int(p) for p in iso.split("-"))
+    return f"{day} {MONTHS[month - 1]} {year}"
+
+
+def test_the_date_filter_reads_and_takes_days_as_the_page_writes_them(page, server: str) -> None:
+    """Issue 16: the pickers showed 12/01/2010 (the browser's locale) beside "1 Dec 2010" on the page."""
+    page.goto(f"{server}/dashboard")
+    _ready(page, 1)
+    meta = json.load(urllib.request.urlopen(f"{server}/dashboard/api/meta"))
+    first, last = _day(meta["date_min"]), _day(meta["date_max"])
+    # a text field shows its value as it is, whatever the browser's locale: the same words as the page
+    assert [page.get_attribute(f, "type") for f in ("#f-from", "#f-to")] == ["text", "text"]
+    assert (page.input_value("#f-from"), page.input_value("#f-to")) == (first, last)
+    assert f"{first} – {last}" in page.inner_text("#status") and f"{first} – {last}" in page.inner_text("#foot")
+
+    page.fill("#f-from", "1 mar 2011")  # typed the page's way (any case, any month name or its first letters)
+    page.press("#f-from", "Enter")
+    page.wait_for_function("location.search.includes('from=2011-03-01') && document.body.dataset.state === 'ready'")
+    assert page.input_value("#f-from") == "1 Mar 2011" and f"1 Mar 2011 – {last}" in page.inner_text("#status")
+
+    page.fill("#f-to", "2011-08-31")  # or ISO
+    page.press("#f-to", "Enter")
+    page.wait_for_function("location.search.includes('to=2011-08-31') && document.body.dataset.state === 'ready'")
+    assert page.input_value("#f-to") == "31 Aug 2011"
+
+    page.click("#f-to-wrap button.cal")  # the calendar is the browser's own; its choice reads the page's way
+    page.eval_on_selector("#f-to-wrap input[type=date]",
+                          "e => { e.value = '2011-06-30'; e.dispatchEvent(new Event('change', {bubbles: true})); }")
+    page.wait_for_function("location.search.includes('to=2011-06-30') && document.body.dataset.state === 'ready'")
+    assert page.input_value("#f-to") == "30 Jun 2011"
+
+    renders = int(page.evaluate("document.body.dataset.renders"))
+    page.fill("#f-from", "13/01/2011")  # ambiguous or not, a numeric day is not guessed
+    page.press("#f-from", "Enter")
+    page.wait_for_function("document.getElementById('f-from').getAttribute('aria-invalid') === 'true'")
+    assert f"Type a day like {first}" in page.inner_text("#status")
+    assert page.evaluate("document.getElementById('f-from').validationMessage") == f"Type a day like {first}"
+    assert "from=2011-03-01" in page.url and int(page.evaluate("document.body.dataset.renders")) == renders
+
+    page.click("#f-reset")
+    page.wait_for_function("location.search === '' && document.body.dataset.state === 'ready'")
+    assert (page.input_value("#f-from"), page.input_value("#f-to")) == (first, last)
+    assert page.get_attribute("#f-from", "aria-invalid") == "false"
+
+
 def test_an_empty_lake_says_run_cartflow_run(page, tmp_path: Path) -> None:
     init_project(tmp_path / "empty")
     with _Server(load_project(tmp_path / "empty")) as url:

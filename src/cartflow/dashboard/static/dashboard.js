@@ -64,6 +64,33 @@
     return out;
   }
 
+  /* Days are shown and typed the way the page writes them ("1 Dec 2010"). A native
+   * <input type=date> would show the browser's locale format instead (12/01/2010 in en-US,
+   * which reads as 12 January in most of the world), so the field is text, and the
+   * native calendar opens from a button beside it. */
+  const MONTH_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december"];
+
+  function parseDay(text) {
+    const t = text.trim().replace(/,/g, " ");
+    let y, m, d, match;
+    if ((match = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(t))) {
+      [y, m, d] = [+match[1], +match[2], +match[3]];
+    } else if ((match = /^(\d{1,2})\s+([a-z]{3,})\.?\s+(\d{4})$/i.exec(t))) {
+      const name = match[2].toLowerCase();
+      [y, m, d] = [+match[3], MONTH_NAMES.findIndex((n) => n.startsWith(name)) + 1, +match[1]];
+    } else {
+      return null;
+    }
+    const day = new Date(Date.UTC(y, m - 1, d));
+    if (!m || day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d) return null;
+    return day.toISOString().slice(0, 10);
+  }
+
+  const CALENDAR_ICON = '<svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true"><rect x="1.5" y="3" '
+    + 'width="13" height="11.5" rx="1.5" fill="none" stroke="currentColor"/><path d="M1.5 6.5h13M5 1.5v3M11 1.5v3" '
+    + 'stroke="currentColor"/></svg>';
+
   function dateControl(id, meta, end) {
     if (CF.config.mode === "report") {
       const s = document.createElement("select");
@@ -72,12 +99,51 @@
       monthOptions(meta, end).forEach((o) => s.add(new Option(o.label, o.value)));
       return s;
     }
-    const i = document.createElement("input");
-    i.type = "date";
-    i.id = id;
-    i.min = meta.date_min;
-    i.max = meta.date_max;
-    return i;
+    const wrap = document.createElement("span");
+    wrap.className = "datefield";
+    const text = document.createElement("input");
+    text.type = "text";
+    text.id = id;
+    text.className = "day";
+    text.autocomplete = "off";
+    text.spellcheck = false;
+    text.title = `A day, like ${dayLabel(meta.date_min)} (or ${meta.date_min})`;
+    text.addEventListener("change", () => { const iso = parseDay(text.value); if (iso) text.value = dayLabel(iso); });
+    const picker = document.createElement("input");
+    picker.type = "date";
+    picker.className = "picker";
+    picker.tabIndex = -1;
+    picker.setAttribute("aria-hidden", "true");
+    picker.min = meta.date_min;
+    picker.max = meta.date_max;
+    picker.addEventListener("change", (e) => {
+      e.stopPropagation(); // the text field's own change follows
+      if (!picker.value) return;
+      text.value = dayLabel(picker.value);
+      text.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "cal";
+    button.setAttribute("aria-label", `Pick the ${end ? "last" : "first"} day on a calendar`);
+    button.innerHTML = CALENDAR_ICON;
+    button.addEventListener("click", () => {
+      picker.value = parseDay(text.value) || (end ? meta.date_max : meta.date_min);
+      try { picker.showPicker(); } catch (err) { picker.focus(); } // a browser without showPicker: the field still takes typing
+    });
+    wrap.append(text, button, picker);
+    return wrap;
+  }
+
+  /* The control's day as ISO: null when empty (unbounded), undefined when it cannot be read. */
+  function dayOf(id) {
+    const el = $(id);
+    if (el.tagName === "SELECT") return el.value || null;
+    const iso = parseDay(el.value);
+    const bad = el.value.trim() !== "" && !iso;
+    el.setAttribute("aria-invalid", String(bad));
+    el.setCustomValidity(bad ? `Type a day like ${dayLabel(state.meta.date_min)}` : "");
+    return bad ? undefined : iso;
   }
 
   function buildFilters(meta) {
@@ -124,8 +190,9 @@
       to.value = f.to ? monthOptions(meta, true).find((o) => o.value.slice(0, 7) === f.to.slice(0, 7))?.value
         || to.options[to.options.length - 1].value : to.options[to.options.length - 1].value;
     } else {
-      from.value = f.from || meta.date_min;
-      to.value = f.to || meta.date_max;
+      from.value = dayLabel(f.from || meta.date_min);
+      to.value = dayLabel(f.to || meta.date_max);
+      [from, to].forEach((el) => { el.setAttribute("aria-invalid", "false"); el.setCustomValidity(""); });
     }
     $("f-country-list").querySelectorAll("input").forEach((b) => { b.checked = f.countries.includes(b.value); });
     countryButton(f.countries);
@@ -138,7 +205,13 @@
 
   function applyFromControls() {
     const meta = state.meta;
-    let from = $("f-from").value || null, to = $("f-to").value || null;
+    let from = dayOf("f-from"), to = dayOf("f-to");
+    if (from === undefined || to === undefined) {
+      const status = $("status");
+      status.className = "status invalid";
+      status.textContent = `Type a day like ${dayLabel(meta.date_min)}; the charts still show ${describe(state.filter)}`;
+      return;
+    }
     if (from && to && from > to) [from, to] = [to, from];
     const report = CF.config.mode === "report";
     const lastTo = report ? monthOptions(meta, true).slice(-1)[0].value : meta.date_max;
