@@ -14,6 +14,9 @@ from cartflow.sandbox.retail_generator import generate_online_retail
 from cartflow.scaffold import init_project
 from cartflow.serving.sql import query
 
+DEMO_NAME = "cartflow-demo"
+"""The demo project's [project] name: `cartflow demo` replaces only a directory holding it."""
+
 QUESTIONS: dict[str, str] = {
     "Monthly revenue": """
         SELECT strftime(period_start, '%Y-%m') AS month, gross_sales, returns, net_revenue, orders,
@@ -37,7 +40,7 @@ QUESTIONS: dict[str, str] = {
 def prepare_demo(directory: Path, scale: float, seed: int, fresh: bool = True) -> Path:
     if fresh and directory.exists():
         shutil.rmtree(directory)
-    init_project(directory, name="cartflow-demo", force=True)
+    init_project(directory, name=DEMO_NAME, force=True)
     generate_online_retail(directory / "landing" / "online_retail", scale=scale, seed=seed)
     return directory
 

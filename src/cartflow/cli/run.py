@@ -88,13 +88,20 @@ def run(
 
 @app.command()
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Where to create the demo project.")] = Path("demo"),
+    directory: Annotated[Path, typer.Option("--dir", help="Where to create the demo project: ./demo (the "
+                                             "checkout's git-ignored demo/ for `make demo`); replaced on each run, "
+                                             "refused if it holds anything else.")] = Path("demo"),
     scale: Annotated[float, typer.Option(help="Size of the generated Online Retail data (1 = 541,909 rows).")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
 ) -> None:
     """Generate data into a fresh project, run it, and print the answers shops ask for."""
-    from cartflow.demo import prepare_demo, run_demo
+    from cartflow.demo import DEMO_NAME, prepare_demo, run_demo
+    from cartflow.sandbox.workdir import NotOurs, replace_project_dir
 
+    try:
+        replace_project_dir(directory, DEMO_NAME)
+    except NotOurs as exc:
+        fail(str(exc))
     console.print(f"[bold]cartflow demo[/]: generating Online Retail at scale {scale} into {directory}/")
     prepare_demo(directory, scale, seed)
     with BarReporter() as reporter:

@@ -1,8 +1,9 @@
-"""Sample data and the sandbox: `generate online-retail|multi-source`, `sandbox up|down|status|faults|advance`."""
+"""Sample data and the sandbox: `generate online-retail|multi-source`, `sandbox up|down|status|env|faults|advance`."""
 
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,6 +16,7 @@ from cartflow.console import hint, console, err_console
 
 
 SandboxDir = Annotated[Path, typer.Option("--dir", help="Where the sandbox keeps its state, log and PostgreSQL data.")]
+DEFAULT_DIR = Path(".cartflow/sandbox")
 
 
 @generate_app.command("online-retail")
@@ -70,7 +72,26 @@ def sandbox_up(
                   f"\n  Exchange-rate API  {info.fx_url}/v1/latest\n  Products API       {info.products_url}"
                   f"\n  PostgreSQL         {info.postgres_dsn or '(none)'}  schema {info.pg_schema}",
                   soft_wrap=True, highlight=False)
-    hint("stop it with:", f"cartflow sandbox down --dir {data_dir}")
+    hint("export the API key and DSN the multi-source example's project reads:",
+         f"eval \"$(cartflow sandbox env{_dir_option(data_dir)})\"")
+    hint("stop it with:", f"cartflow sandbox down{_dir_option(data_dir)}")
+
+
+def _dir_option(data_dir: Path) -> str:
+    """` --dir X` when X is not the default, so a printed command works as shown."""
+    return "" if data_dir == DEFAULT_DIR else f" --dir {shlex.quote(str(data_dir))}"
+
+
+@sandbox_app.command("env")
+def sandbox_env(data_dir: SandboxDir = Path(".cartflow/sandbox")) -> None:
+    """Print `export` lines for the running sandbox's API key and DSN: `eval "$(cartflow sandbox env)"`."""
+    from cartflow.sandbox.server import read_state
+
+    info = read_state(data_dir)
+    if info is None:
+        fail(f"no sandbox runs from {data_dir}: `cartflow sandbox up` starts one")
+    for name, value in info.env().items():
+        typer.echo(f"export {name}={shlex.quote(value)}")
 
 
 @sandbox_app.command("down")

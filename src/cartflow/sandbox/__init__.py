@@ -7,4 +7,5 @@
   (`products_api`), all with `faults` on demand, and a PostgreSQL seeded by `pg_seed`.
 * `control` — change a running sandbox: faults, and time passing in every source.
 * `example_multi_source`, `example_ocp` — the two examples (and the demo's multi-source part).
+* `workdir` — the demo and examples replace their directory only when they made it.
 """

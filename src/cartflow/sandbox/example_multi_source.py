@@ -21,11 +21,9 @@ from cartflow.runtime.progress import QuietReporter, Reporter
 from cartflow.pipeline.run import RunResult, run_pipeline
 from cartflow.lake.storage import open_lake
 
-KEY_ENV = "MULTI_SOURCE_CUSTOMER_API_KEY"
-DSN_ENV = "MULTI_SOURCE_PG_DSN"
-PORT_BASE = 8711
+from cartflow.sandbox.server import DSN_ENV, KEY_ENV, SandboxInfo
 
-TOML = """# The multi-source system (seed: ../shared/seed-data/multi-source), as cartflow sources.
+TOML = """# The multi-source system (seed: cartflow/sandbox/seed_data/multi_source), as cartflow sources.
 [project]
 name = "multi-source"
 
@@ -159,11 +157,13 @@ def write_project(directory: Path, info: Any, *, live_rates: bool = False,
 
 
 def run_example(directory: Path, *, postgres: str = "embedded", seed_only: bool = True, scale: float = 0.0,
-                port_base: int = PORT_BASE, reporter: Reporter | None = None) -> ExampleRun:
-    """Start the sandbox, run the pipeline once over its feeds, answer the questions, stop the sandbox."""
-    from cartflow.config import load_project
+                port_base: int = 0, reporter: Reporter | None = None) -> ExampleRun:
+    """Start the sandbox, run the pipeline once over its feeds, answer the questions, stop the sandbox.
+
+    `port_base` 0 (the default) serves the APIs on free ports: the sandbox lives only as long
+    as this call, and fixed ports could be taken on a shared machine.
+    """
     from cartflow.sandbox.server import Sandbox, SandboxOptions
-    from cartflow.serving.sql import query
 
     options = SandboxOptions(ports=_ports(port_base),
                              api_key="multi-source-example-key", seed_only=seed_only, scale=scale,
@@ -171,17 +171,31 @@ def run_example(directory: Path, *, postgres: str = "embedded", seed_only: bool 
     with Sandbox(options) as sandbox:
         info = sandbox.info
         assert info is not None
-        os.environ[KEY_ENV] = options.api_key or ""
-        os.environ[DSN_ENV] = info.postgres_dsn or ""
         generated = [] if seed_only else [r for r in sandbox.data.sales if "Currency" in r]
-        write_project(directory, info, live_rates=not seed_only, generated_sales=generated)
-        project = load_project(directory)
-        result = run_pipeline(project, trigger="example", reporter=reporter or QuietReporter())
-        run = ExampleRun(directory, result, sandbox={"customers_url": info.customers_url, "fx_url": info.fx_url,
-                                                     "postgres": "embedded" if postgres == "embedded" else "given"})
-        if result.status == "succeeded":
-            storage = open_lake(project)
-            run.answers = {title: query(storage, sql) for title, sql in QUESTIONS.items()}
+        run = run_on_sandbox(directory, info, live_rates=not seed_only, generated_sales=generated,
+                             reporter=reporter)
+        run.sandbox["postgres"] = "embedded" if postgres == "embedded" else "given"
+    return run
+
+
+def run_on_sandbox(directory: Path, info: SandboxInfo, *, live_rates: bool = False,
+                   generated_sales: list[dict] | None = None, reporter: Reporter | None = None) -> ExampleRun:
+    """Write the example's project for a running sandbox (in-process or `cartflow sandbox up`), run it once.
+
+    The project's cartflow.toml names the variables holding the API key and the DSN
+    (`cartflow sandbox env` prints them); this process sets them from the sandbox's state.
+    """
+    from cartflow.config import load_project
+    from cartflow.serving.sql import query
+
+    os.environ.update(info.env())
+    write_project(directory, info, live_rates=live_rates, generated_sales=generated_sales)
+    project = load_project(directory)
+    result = run_pipeline(project, trigger="example", reporter=reporter or QuietReporter())
+    run = ExampleRun(directory, result, sandbox={"customers_url": info.customers_url, "fx_url": info.fx_url})
+    if result.status == "succeeded":
+        storage = open_lake(project)
+        run.answers = {title: query(storage, sql) for title, sql in QUESTIONS.items()}
     return run
 
 

@@ -21,9 +21,8 @@ from cartflow.pipeline.run import RunResult, run_pipeline
 from cartflow.lake.storage import open_lake
 
 TOKEN_ENV = "OCP_PRODUCTS_API_TOKEN"
-PORT_BASE = 8721
 
-TOML = """# The orders/customers/products system (seed: ../shared/seed-data/orders-customers-products).
+TOML = """# The orders/customers/products system (seed: cartflow/sandbox/seed_data/orders_customers_products).
 [project]
 name = "orders-customers-products"
 
@@ -96,8 +95,11 @@ class OcpRun:
         return bool(self.results) and all(r.status == "succeeded" for r in self.results)
 
 
-def run_example(directory: Path, *, port_base: int = PORT_BASE, reporter: Reporter | None = None) -> OcpRun:
-    """Run the seed, then the changes; answer the questions from the published tables."""
+def run_example(directory: Path, *, port_base: int = 0, reporter: Reporter | None = None) -> OcpRun:
+    """Run the seed, then the changes; answer the questions from the published tables.
+
+    `port_base` 0 (the default) serves the sandbox on free ports: it lives only as long as this call.
+    """
     from cartflow.config import load_project
     from cartflow.sandbox.control import advance_products
     from cartflow.sandbox.multi_generator import seed_path

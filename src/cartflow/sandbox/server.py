@@ -30,6 +30,9 @@ from cartflow.sandbox.faults import Faults
 log = logging.getLogger(__name__)
 STATE_FILE = "sandbox.json"
 DEFAULT_PORTS = {"customers": 8701, "fx": 8702, "products": 8703}
+#: the environment variables the multi-source example's cartflow.toml reads its secrets from
+KEY_ENV = "MULTI_SOURCE_CUSTOMER_API_KEY"
+DSN_ENV = "MULTI_SOURCE_PG_DSN"
 
 
 @dataclass
@@ -65,6 +68,11 @@ class SandboxInfo:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
+
+    def env(self) -> dict[str, str]:
+        """The secrets a project reading this sandbox needs, by the example's variable names."""
+        values = {KEY_ENV: self.api_key, DSN_ENV: self.postgres_dsn}
+        return {name: value for name, value in values.items() if value}
 
 
 class Sandbox:
