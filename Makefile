@@ -21,8 +21,8 @@ $(SYNC_STAMP): uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --all-extras --compile-bytecode
 	@touch $(SYNC_STAMP)
 
-demo: $(SYNC_STAMP)  ## generate scale-1 Online Retail data, run the pipeline, print the answers
-	$(UV) run cartflow demo --dir demo
+demo: $(SYNC_STAMP)  ## generate scale-1 Online Retail data into demo/ (git-ignored), run the pipeline, print the answers (options: make demo DEMO_ARGS="--scale 0.1")
+	.venv/bin/cartflow demo --dir demo $(DEMO_ARGS)
 
 test: $(SYNC_STAMP)  ## start the test services (PostgreSQL) and run the test suite
 	bash scripts/test-services.sh
