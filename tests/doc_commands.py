@@ -86,16 +86,42 @@ def blocks(text: str) -> list[tuple[int, str, list[str]]]:
     return out
 
 
-def commands(path: Path, name: str) -> list[Command]:
-    """The commands of one page, in order."""
-    found: list[Command] = []
-    for first, info, body in blocks(path.read_text(encoding="utf-8")):
+@dataclass
+class FileBlock:
+    """A fenced block the page introduces with its file's path (`models/x.sql`:): the reader
+    writes it, so the test does, relative to the project of the next command."""
+
+    doc: str
+    line: int
+    path: str
+    content: str
+
+
+INTRO = re.compile(r"`([\w.-]+(?:/[\w.-]+)+\.\w+)`\s*:\s*$")
+"""A paragraph's last line ending with a path in a code span and a colon (a folder in it: not cartflow.toml)."""
+
+
+def steps(path: Path, name: str) -> list[Command | FileBlock]:
+    """The commands and the files of one page, in order."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    found: list[Command | FileBlock] = []
+    for first, info, body in blocks(text):
         lang = info.split()[0].lower() if info else ""
         transcript = any(line.startswith("$ ") for line in body)
-        if lang not in SHELL_LANGS and not (lang == "" and transcript):
+        if lang in SHELL_LANGS or (lang == "" and transcript):
+            found.extend(_transcript(name, first, body) if transcript else _script(name, first, body))
             continue
-        found.extend(_transcript(name, first, body) if transcript else _script(name, first, body))
+        before = next((line for line in reversed(lines[:first - 2]) if line.strip()), "")
+        intro = INTRO.search(before)
+        if intro:
+            found.append(FileBlock(name, first, intro.group(1), "\n".join(body) + "\n"))
     return found
+
+
+def commands(path: Path, name: str) -> list[Command]:
+    """The commands of one page, in order."""
+    return [step for step in steps(path, name) if isinstance(step, Command)]
 
 
 def _script(doc: str, first: int, body: list[str]) -> list[Command]:

@@ -38,7 +38,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from doc_commands import Command, blocks, commands, key_lines, shows
+from doc_commands import Command, FileBlock, blocks, commands, key_lines, shows, steps
 from doc_shell import Background, Result, Shell
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,12 +119,70 @@ def given_bad_files(work: Path) -> None:
         os.utime(folder / name, (an_hour_ago, an_hour_ago))
 
 
+def given_extending_session(work: Path) -> None:
+    """extending.md's session: "a project made by `cartflow init shop`, ten days of `cartflow generate
+    online-retail --scale 0.01 --split daily` in its inbox", of its own (its models change)."""
+    from cartflow.sandbox.retail_generator import generate_online_retail
+    from cartflow.scaffold import init_project
+
+    shop = work / "extending" / "shop"
+    init_project(shop)
+    days = generate_online_retail(work / "extending" / "days", scale=0.01, split="daily")
+    for day in sorted(days.files)[:10]:
+        os.replace(day, shop / "landing" / "online_retail" / Path(day).name)
+        os.utime(shop / "landing" / "online_retail" / Path(day).name, (time.time() - 3600,) * 2)
+
+
 GIVEN: dict[str, Callable[[Path], None]] = {
     "docs/streaming.md": given_retail_csv,
     "docs/operations.md": given_bad_files,
+    "docs/extending.md": given_extending_session,
 }
-CWD = {"docs/operations.md": "shop", "docs/deploy.md": "shop"}
-"""Pages whose commands name no --project: they run inside the project, as the page assumes."""
+CWD = {"docs/operations.md": "shop", "docs/deploy.md": "shop", "docs/extending.md": "extending"}
+"""Pages whose commands name no --project run inside the project, as the page assumes; extending.md
+has a project of its own."""
+
+
+# -- what a page's session did between its commands, which the page says in words ------------
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{path} no longer holds {old!r}: update the step"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def add_a_column_to_the_example_mart(project: Path) -> None:
+    _edit(project / "models" / "mart_revenue_by_country.sql", "CAST(orders AS BIGINT) AS orders\n",
+          "CAST(orders AS BIGINT) AS orders,\n  CAST(net_revenue / NULLIF(orders, 0) AS DECIMAL(18, 3)) AS revenue_per_order\n")
+
+
+def write_a_model_reading_no_model(project: Path) -> None:
+    (project / "models" / "broken.sql").write_text("MODEL (name gold.mart_broken, kind FULL);\n\nSELECT *\n"
+                                                   "FROM gold.fct_orders\n", encoding="utf-8")
+
+
+def remove_the_broken_model(project: Path) -> None:
+    (project / "models" / "broken.sql").unlink()
+
+
+def audit_and_change_the_marts(project: Path) -> None:
+    _edit(project / "models" / "mart_orders_per_customer.sql", "audits (unique_values(columns := (customer_id)))",
+          "audits (unique_values(columns := (customer_id)), positive_orders)")
+    _edit(project / "models" / "mart_revenue_by_country.sql", "WHERE country IS NOT NULL",
+          "WHERE country IS NOT NULL AND net_amount > 5")
+
+
+STEPS: dict[tuple[str, str, int], tuple[Callable[[Path], None], str]] = {
+    ("docs/extending.md", "cartflow plan --project shop", 2):
+        (add_a_column_to_the_example_mart, "the page adds revenue_per_order to the example mart before this plan"),
+    ("docs/extending.md", "cartflow run --project shop", 2):
+        (write_a_model_reading_no_model, "the page's models/broken.sql reads gold.fct_orders, at line 4"),
+    ("docs/extending.md", "cartflow test --project shop", 1):
+        (remove_the_broken_model, "the page goes on without the broken model"),
+    ("docs/extending.md", "cartflow test --project shop", 2):
+        (audit_and_change_the_marts, "the page adds positive_orders to gold.mart_orders_per_customer's audits and "
+                                     "makes the revenue mart leave out lines of 5 or less"),
+}
+"""Before the n-th time a page shows a command (1-based), what its session did, in the page's words."""
 
 
 # -- the session -------------------------------------------------------------------------------
@@ -275,11 +333,29 @@ def check_output(command: Command, result: Result) -> str | None:
     return None
 
 
+def _project_of(step: Command | None, shell: Shell) -> Path:
+    match = re.search(r"--project[ =](\S+)", step.bare) if step else None
+    return shell.cwd / match.group(1) if match else shell.cwd
+
+
 def run_page(page: str, shell: Shell, ports: Ports) -> list[str]:
-    """Run every command of `page`; returns what went wrong, in order."""
+    """Run every command of `page` (and write the files it shows); returns what went wrong, in order."""
     problems: list[str] = []
-    used: set[tuple[str, str]] = set()
-    for command in commands(REPO / page, page):
+    used: set[tuple] = set()
+    seen: dict[str, int] = {}
+    page_steps = steps(REPO / page, page)
+    for i, command in enumerate(page_steps):
+        if isinstance(command, FileBlock):
+            upcoming = next((s for s in page_steps[i + 1:] if isinstance(s, Command)), None)
+            target = _project_of(upcoming, shell) / command.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(command.content, encoding="utf-8")
+            continue
+        seen[command.bare] = seen.get(command.bare, 0) + 1
+        step_key = (page, command.bare, seen[command.bare])
+        if step_key in STEPS:
+            used.add(step_key)
+            STEPS[step_key][0](_project_of(command, shell))
         key = (page, command.bare)
         if key in SKIP:
             used.add(key)
@@ -321,7 +397,7 @@ def run_page(page: str, shell: Shell, ports: Ports) -> list[str]:
         if not stopped_cleanly(result):
             problems.append(f"{page}: {job.text}\n  exited {result.code} on SIGTERM:\n"
                             f"{_tail(result.output)}")
-    stale = [k for k in (*SKIP, *VARIANTS) if k[0] == page and k not in used]
+    stale = [k for k in (*SKIP, *VARIANTS, *STEPS) if k[0] == page and k not in used]
     problems += [f"{page}: the allow-list names `{k[1]}`, which the page no longer shows: remove the entry"
                  for k in stale]
     return problems
@@ -332,7 +408,7 @@ def _pages_with_commands() -> list[str]:
 
 
 def test_every_page_of_the_allow_lists_exists() -> None:
-    missing = sorted({page for page, _ in (*SKIP, *VARIANTS, *((p, "") for p in GIVEN))} - set(PAGES))
+    missing = sorted({key[0] for key in (*SKIP, *VARIANTS, *STEPS, *((p,) for p in GIVEN))} - set(PAGES))
     assert not missing, f"allow-list entries for pages that do not exist: {missing}"
 
 
@@ -408,7 +484,9 @@ def test_every_path_the_pages_name_exists() -> None:
     for page in PAGES:
         text = (REPO / page).read_text(encoding="utf-8")
         links = [(REPO / page).parent / t.split("#")[0] for t in LINK.findall(text) if not re.match(r"^[a-z]+:|^#", t)]
-        for target, path in [(str(p), p) for p in links] + [(t, _repo_path(page, t)) for t in CODE_PATH.findall(text)]:
+        written = {s.path for s in steps(REPO / page, page) if isinstance(s, FileBlock)}  # the page's project files
+        code = [(t, _repo_path(page, t)) for t in CODE_PATH.findall(text) if t not in written]
+        for target, path in [(str(p), p) for p in links] + code:
             path = path.resolve()
             if not path.is_relative_to(REPO) or not path.exists():
                 broken.append(f"{page}: {target}")
