@@ -256,8 +256,11 @@ def remove_unless_failed(work: Path, failed: bool) -> None:
     """A failure's directory stays for its reader (its path is in the failure); others go."""
     if failed:
         print(f"\nkept for inspection: {work} (each command's output: .doc-shell/*/NNN.out)")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    else:  # a server the page stopped may still be closing its files: try until nothing is left
+        deadline = time.monotonic() + 30
+        while work.exists() and time.monotonic() < deadline:
+            shutil.rmtree(work, ignore_errors=True)
+            time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
