@@ -15,8 +15,11 @@ matches no command any more fails the test, so the lists cannot go stale either.
 and must stop cleanly (exit 0, or by that signal after shutting down); watchers (`watch`, `scheduler`) must say what they do at start and
 stop cleanly on SIGTERM.
 
-The pages other than README.md share one project, `shop` (Online Retail at scale 0.02,
-run once), made as the README makes it; README.md makes its own, from `cartflow init` on.
+The pages that use a project of a reader's share one, `shop` (Online Retail at scale 0.02,
+run once), made as the README makes it. The pages that make their own (README.md from
+`cartflow init` on, extending.md, the examples: OWN_PROJECT) run in directories of their
+own, two at a time in threads beside the shared project's pages: the module's time is
+mostly SQLMesh starting in one process after another, and side by side it takes about half.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ import signal
 import shutil
 import socket
 import tempfile
+import threading
 import time
 import tomllib
 import urllib.error
 import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -142,6 +147,18 @@ CWD = {"docs/operations.md": "shop", "docs/deploy.md": "shop", "docs/extending.m
 """Pages whose commands name no --project run inside the project, as the page assumes; extending.md
 has a project of its own."""
 
+OWN_PROJECT = {"docs/extending.md": "ext", "README.md": "readme", "examples/multi-source/README.md": "ms",
+               "examples/orders-customers-products/README.md": "ocp", "examples/shopify/README.md": "shopify"}
+"""Pages that make their own project (README.md from `cartflow init` on, extending.md its own session,
+the examples theirs): each runs in a checkout-like directory of its own, with its own ports, in a
+thread started with the module's first test, two at a time (longest first), while the shared
+project's pages run; their tests, last in the module, wait for them. Most of a page's time is
+SQLMesh starting in one process after another: side by side, the module takes about half as long.
+Each name's directory is short: the examples' embedded PostgreSQL puts its socket under it (at most
+107 bytes for a socket's path)."""
+README_STARTS_BARE = {"README.md"}
+"""README.md starts where a reader does: no venv on PATH (its second block activates it)."""
+
 
 # -- what a page's session did between its commands, which the page says in words ------------
 def _edit(path: Path, old: str, new: str) -> None:
@@ -192,9 +209,23 @@ class Ports:
     sandbox: int
 
 
+_HANDED_OUT: set[int] = set()
+_PORTS_LOCK = threading.Lock()
+
+
 def free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports on 127.0.0.1."""
+    """The first of `count` consecutive free ports on 127.0.0.1, never one handed out before in this
+    process (pages run side by side: a range handed out may not be bound yet)."""
+    with _PORTS_LOCK:
+        base = _first_free(count)
+        _HANDED_OUT.add(base)
+        return base
+
+
+def _first_free(count: int) -> int:
     for base in range(21000 + os.getpid() % 997 * 7, 60000, 11):
+        if base in _HANDED_OUT:
+            continue
         try:
             socks = [socket.socket() for _ in range(count)]
             for i, s in enumerate(socks):
@@ -415,17 +446,7 @@ def test_every_page_of_the_allow_lists_exists() -> None:
     assert not missing, f"allow-list entries for pages that do not exist: {missing}"
 
 
-def test_readme_commands_run_as_written() -> None:
-    """README.md makes its own project from `cartflow init` on, starting where a reader does: no venv on PATH."""
-    work = checkout_like("readme")
-    ports = new_ports()
-    shell = Shell(work, base_env(work, ports, activated=False), work / ".doc-shell" / "README.md")
-    problems = run_page("README.md", shell, ports)
-    remove_unless_failed(work, bool(problems))
-    assert not problems, "\n\n".join(problems) + f"\n(kept: {work})"
-
-
-@pytest.mark.parametrize("page", [p for p in _pages_with_commands() if p != "README.md"])
+@pytest.mark.parametrize("page", [p for p in _pages_with_commands() if p not in OWN_PROJECT])
 def test_page_commands_run_as_written(page: str, shared: tuple[Path, Ports]) -> None:
     work, ports = shared
     if page in GIVEN:
@@ -571,3 +592,39 @@ def _send(request: HttpRequest) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+# -- pages with a project of their own, two at a time beside the others ------------------------
+
+
+def run_own_page(page: str) -> tuple[list[str], Path]:
+    """Run `page` in a directory of its own; its problems, and the directory (removed unless it failed)."""
+    work = checkout_like(OWN_PROJECT[page])
+    ports = new_ports()
+    if page in GIVEN:
+        GIVEN[page](work)
+    shell = Shell(work / CWD.get(page, ""), base_env(work, ports, activated=page not in README_STARTS_BARE),
+                  work / ".doc-shell" / page)
+    problems = run_page(page, shell, ports)
+    if page.startswith("examples/"):
+        problems += toml_snippets_differ(page, work)
+    remove_unless_failed(work, bool(problems))
+    return problems, work
+
+
+@pytest.fixture(scope="module", autouse=True)
+def own_pages(request: pytest.FixtureRequest) -> Iterator[dict[str, Future]]:
+    """Start the selected own-project pages at once (only those this session runs)."""
+    selected = {item.callspec.params["page"] for item in request.session.items
+                if item.module is request.module and getattr(item, "originalname", "") ==
+                "test_pages_with_a_project_of_their_own_run_as_written"}
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="doc-page")
+    futures = {page: pool.submit(run_own_page, page) for page in OWN_PROJECT if page in selected}
+    yield futures
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.mark.parametrize("page", list(OWN_PROJECT))
+def test_pages_with_a_project_of_their_own_run_as_written(page: str, own_pages: dict[str, Future]) -> None:
+    problems, work = own_pages[page].result()
+    assert not problems, "\n\n".join(problems) + f"\n(kept: {work})"
