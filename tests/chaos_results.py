@@ -17,7 +17,7 @@ import os
 import platform
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ class Collector:
         failed = [n for n, t in self.tests.items() if t["outcome"] not in ("passed", "skipped")]
         if "property suite" in self.suites and any("test_property_stream" in n for n in failed):
             self.suites["property suite"]["failures"] = 1
-        result = {"finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        result = {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
                   "seconds": round(time.time() - self.started), "machine": f"{platform.machine()}, "
                   f"{os.cpu_count()} CPUs", "exit_status": int(exitstatus),
                   "suites": self.suites, "tests": self.tests, "failed_tests": failed}

@@ -20,10 +20,10 @@ from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
-from kafka_broker import KafkaBroker, free_port, start_tansu
-from polling import wait_until  # noqa: F401 - re-exported: the stream tests import it from here
 
 from cartflow.config import Project
+from kafka_broker import KafkaBroker, free_port, start_tansu
+from polling import wait_until  # noqa: F401 - re-exported: the stream tests import it from here
 
 API_KEY = "test-key-0123456789"
 STARTUP_TIMEOUT = 90.0  # generous: a loaded 2-core CI machine needs seconds just to import FastAPI
@@ -51,7 +51,7 @@ class ApiServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = STARTUP_TIMEOUT) -> "ApiServer":
+    def start(self, timeout: float = STARTUP_TIMEOUT) -> ApiServer:
         self.log_path = self.project_dir / f"serve-{time.time_ns()}.log"
         out = self.log_path.open("wb")
         self.process = subprocess.Popen(

@@ -17,12 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from stream_fixtures import order_lines
 
 from cartflow.api.app import create_app
 from cartflow.config import Project
 from cartflow.entities import MONEY_MAX, ORDER_LINES, DateWindow
 from cartflow.stream.records import contract_reason, parse_records, split_body
+from stream_fixtures import order_lines
 
 KEY = "contract-key"
 COLUMN = {c.api_name: c for c in ORDER_LINES.columns if c.api_name}

@@ -16,14 +16,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import write_csv
-from stream_fixtures import API_KEY, order_lines, to_csv_lines, wait_until
 
 from cartflow.config import Project
 from cartflow.lake.storage import LocalStorage
 from cartflow.runtime.state import SqliteState
 from cartflow.serving.sqlite_store import SqliteStore
 from cartflow.stream.send import SendSummary, send_file
+from conftest import write_csv
+from stream_fixtures import API_KEY, order_lines, to_csv_lines, wait_until
 
 pytestmark = pytest.mark.slow  # real `cartflow serve` processes killed and restarted, Kafka among the logs
 

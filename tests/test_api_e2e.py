@@ -13,11 +13,11 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-from stream_fixtures import order_lines, wait_until
 
 from cartflow.config import Project
 from cartflow.lake.storage import LocalStorage
 from cartflow.runtime.state import SqliteState
+from stream_fixtures import order_lines, wait_until
 
 pytestmark = pytest.mark.slow  # real `cartflow serve` processes, Kafka among the backends
 

@@ -14,10 +14,10 @@ from typing import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from stream_fixtures import order_lines
 
 from cartflow.api.app import create_app
 from cartflow.config import Project
+from stream_fixtures import order_lines
 
 KEY = "hostile-key"
 SEED = 1313

@@ -7,9 +7,9 @@ from typing import Iterator
 
 import httpx
 import pytest
-from stream_fixtures import API_KEY, ApiServer, order_lines, wait_until
 
 from cartflow.scaffold import init_project
+from stream_fixtures import API_KEY, ApiServer, order_lines, wait_until
 
 MAX_BODY = 20_000
 MAX_BATCH = 50

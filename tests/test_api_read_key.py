@@ -9,13 +9,13 @@ from typing import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from stream_fixtures import order_lines
 
 from cartflow.api.app import create_app
 from cartflow.config import Project
 from cartflow.serving.store import open_store
 from cartflow.stream.records import parse_records, split_body
 from cartflow.stream.serving_sink import line_from_event
+from stream_fixtures import order_lines
 
 READ_KEYS = "old-read-key,read-key-2"
 PROTECTED = ["/v1/invoices/{invoice}", "/v1/customers/{customer}/invoices", "/dashboard", "/dashboard/api/meta",

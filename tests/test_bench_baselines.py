@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from cartflow.sandbox.retail_generator import generate_online_retail
-
 from conftest import write_csv
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from cartflow.cli import app
 from cartflow.lake.storage import LocalStorage
-from cartflow.runtime.state import Manifest, SqliteState, utcnow
 from cartflow.publish.catalog import build_catalog, ddl
 from cartflow.publish.ddl import DdlError, parse_type, render_type
+from cartflow.runtime.state import Manifest, SqliteState, utcnow
 
 
 @pytest.mark.parametrize("duck, athena, trino", [

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from stream_fixtures import API_KEY, ApiServer
 
 from cartflow.scaffold import init_project
+from stream_fixtures import API_KEY, ApiServer
 
 SEED = 1313
 CI_EXAMPLES = 30

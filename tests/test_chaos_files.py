@@ -36,12 +36,12 @@ from typing import Any
 
 import duckdb
 import pytest
-from chaos_checks import hidden_characters, ledger, report_figures, save_failure, strings_in
-from chaos_mutations import Fuzzed, good_file, mutate
 
 from cartflow.config import Project, load_project
 from cartflow.sandbox.retail_generator import generate_online_retail
 from cartflow.scaffold import init_project
+from chaos_checks import hidden_characters, ledger, report_figures, save_failure, strings_in
+from chaos_mutations import Fuzzed, good_file, mutate
 
 pytestmark = pytest.mark.slow  # whole `cartflow run`s: outside make test-fast, in make test and CI
 SEED = int(os.environ.get("CARTFLOW_CHAOS_SEED", 1313))

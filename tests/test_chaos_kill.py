@@ -33,15 +33,15 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from chaos_checks import ledger, marts_digest, report_figures, serving_digest
-from chaos_kill import LABELS, STAGES, Completed, Kill, Moment, kill_at, restore, run_to_the_end
-from polling import wait_until
-from stream_fixtures import API_KEY, ApiServer, order_lines
 
 from cartflow.config import load_project
 from cartflow.pipeline.alerts import read_alert_log
 from cartflow.sandbox.retail_generator import generate_online_retail
 from cartflow.scaffold import init_project
+from chaos_checks import ledger, marts_digest, report_figures, serving_digest
+from chaos_kill import LABELS, STAGES, Completed, Kill, Moment, kill_at, restore, run_to_the_end
+from polling import wait_until
+from stream_fixtures import API_KEY, ApiServer, order_lines
 
 pytestmark = pytest.mark.slow  # whole `cartflow run`s: outside make test-fast, in make test and CI
 SEED = int(os.environ.get("CARTFLOW_CHAOS_SEED", 1313))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
@@ -28,12 +28,12 @@ from cartflow.lake.bronze import BronzeError, Layout, bronze_schema, convert, la
 from cartflow.lake.bronze_columns import FillDown, render_iso_dates
 from cartflow.lake.bronze_readers import as_text
 from cartflow.lake.storage import LocalStorage, open_lake
-from cartflow.transform.inputs import SETTINGS_SCHEMA, source_settings
 from cartflow.runtime.backends import open_state
 from cartflow.runtime.progress import QuietReporter
 from cartflow.runtime.state import SqliteState
 from cartflow.sources import extract
 from cartflow.sources.files import check_file
+from cartflow.transform.inputs import SETTINGS_SCHEMA, source_settings
 
 SHOP_MAPPING = {"invoice_no": "order_id", "stock_code": "sku", "description": "product_title", "quantity": "qty",
                 "invoice_date": "ordered_at", "unit_price": "price", "customer_id": "customer", "country": "ship_to"}
@@ -337,7 +337,7 @@ def test_iso_dates_render_in_the_format_and_offsets_convert_to_the_shop_zone() -
 
 
 def test_typed_extract_timestamps_are_text_in_the_shop_zone() -> None:
-    aware = pa.array([datetime(2024, 3, 31, 23, 30, tzinfo=timezone.utc)], pa.timestamp("us", tz="UTC"))
+    aware = pa.array([datetime(2024, 3, 31, 23, 30, tzinfo=UTC)], pa.timestamp("us", tz="UTC"))
     naive = pa.array([datetime(2024, 3, 31, 23, 30)], pa.timestamp("us"))
     assert as_text(aware, "UTC").to_pylist() == ["2024-03-31 23:30:00.000000"]
     assert as_text(aware, "Europe/Paris").to_pylist() == ["2024-04-01 01:30:00.000000"]

@@ -27,8 +27,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -88,7 +88,7 @@ VARIANTS: dict[tuple[str, str], tuple[str, str]] = {
         ("cartflow dlq replay files {path_file_id}", "the page's id is an example: this project's rejected path file"),
 }
 
-def adapt(text: str, ports: "Ports") -> str:
+def adapt(text: str, ports: Ports) -> str:
     """The rules for every page, applied to one command:
 
     * `cartflow generate online-retail` and `cartflow demo` run at --scale 0.02, `make demo` with

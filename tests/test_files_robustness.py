@@ -21,7 +21,7 @@ from cartflow.config import Project, load_project
 from cartflow.entities import ORDER_LINES
 from cartflow.lake.bronze import BronzeError
 from cartflow.lake.bronze_columns import ColumnMap
-from cartflow.lake.raw import delete_standardized_raw, land_file, record_rejection, rejected_in_run, Rejection
+from cartflow.lake.raw import Rejection, delete_standardized_raw, land_file, record_rejection, rejected_in_run
 from cartflow.lake.storage import open_lake, open_storage
 from cartflow.pipeline.alerts import read_alert_log
 from cartflow.pipeline.backfill import Restatement
@@ -33,8 +33,7 @@ from cartflow.runtime.logs import reset_logging
 from cartflow.runtime.pg_state import PostgresState
 from cartflow.runtime.progress import QuietReporter
 from cartflow.runtime.text import printable, printable_bytes
-from cartflow.sources import extract
-from cartflow.sources import file_checks
+from cartflow.sources import extract, file_checks
 from cartflow.sources.file_checks import settle
 from conftest import HEADER, write_csv
 from conftest_s3 import KEY_ENV, SECRET_ENV

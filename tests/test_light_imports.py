@@ -17,13 +17,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from stream_fixtures import API_KEY, wait_until
 
 from cartflow.config import Project, load_project
 from cartflow.pipeline.run import run_pipeline
 from cartflow.runtime.backends import open_state
 from cartflow.scaffold import init_project
 from conftest import write_csv
+from stream_fixtures import API_KEY, wait_until
 
 HEAVY = ("sqlmesh", "pyspark", "pandas")
 """Never imported by a light command."""

@@ -11,8 +11,8 @@ from sqlglot import exp
 
 from cartflow.config import parse_config
 from cartflow.lake.bronze import bronze_schema
-from cartflow.transform.inputs import SETTINGS_SCHEMA
 from cartflow.transform.entity_defaults import EMPTY_DIR, ENTITIES
+from cartflow.transform.inputs import SETTINGS_SCHEMA
 from cartflow.transform.macros.dates import day_reading, parse_day
 
 RULES = ("slash", "dash", "dot", "ambiguous")
@@ -57,8 +57,9 @@ def test_the_packaged_empty_inputs_match_the_bronze_schemas() -> None:
 
 
 def test_the_multi_source_example_config_is_valid() -> None:
-    from cartflow.sandbox.example_multi_source import LIVE_RATES, SEED_RATES, TOML
     import tomllib
+
+    from cartflow.sandbox.example_multi_source import LIVE_RATES, SEED_RATES, TOML
 
     class Info:
         customers_url, fx_url, pg_schema = "http://127.0.0.1:1/customers", "http://127.0.0.1:2", "multi_source"

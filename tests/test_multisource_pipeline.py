@@ -19,13 +19,13 @@ from typing import Any
 
 import duckdb
 import pytest
-from multisource_fixtures import manifests, make_project, multi_source_toml, watermark
 
-from cartflow.pipeline.run import run_pipeline
 from cartflow.lake.storage import open_lake
+from cartflow.pipeline.run import run_pipeline
 from cartflow.sandbox.control import set_faults
 from cartflow.sandbox.multi_generator import seed_path
 from cartflow.sandbox.pg_seed import advance_postgres
+from multisource_fixtures import make_project, manifests, multi_source_toml, watermark
 
 pytestmark = pytest.mark.slow
 UNKNOWN_SK_SQL = "md5('unknown|1900-01-01 00:00:00')"

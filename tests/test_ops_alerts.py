@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
@@ -19,8 +19,8 @@ from cartflow.config import Project, load_project
 from cartflow.pipeline.alerts import Alert, alerter_for, read_alert_log
 from cartflow.pipeline.quality import check_quality
 from cartflow.pipeline.run import run_pipeline
-from cartflow.runtime.backends import open_state
 from cartflow.pipeline.standardize import ReconciliationError
+from cartflow.runtime.backends import open_state
 from cartflow.runtime.state import Manifest
 
 FAST = """
@@ -53,7 +53,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/cartflow"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         self.thread.start()
         return self
 
@@ -212,7 +212,7 @@ def test_quality_quarantine_share_above_threshold(project: Project) -> None:
 def test_quality_freshness_by_arrival_and_by_event_time(project: Project) -> None:
     project = configure(project, "\n[quality]\nfreshness_max_hours = 26\n")
     state = open_state(project)
-    now = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     try:
         [never] = check_quality(project, state, [], now=now)
         assert "no data received yet" in never.message

@@ -132,8 +132,8 @@ def test_the_provider_interface_takes_new_queues(project: Project) -> None:
 @pytest.mark.slow
 def test_rejected_files_replay_after_a_fix(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     import cartflow.pipeline.run as run_mod
-    from cartflow.pipeline.standardize import ModelsOutcome
     from cartflow.pipeline.run import run_pipeline
+    from cartflow.pipeline.standardize import ModelsOutcome
     from cartflow.runtime.backends import open_state
 
     monkeypatch.setattr(run_mod, "run_models", lambda *a, **k: ModelsOutcome([], ran=False))  # about the inbox, not SQLMesh

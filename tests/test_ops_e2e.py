@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 
 from cartflow.cli import app
 from cartflow.config import Project, load_project
+from cartflow.lake.storage import open_lake
 from cartflow.pipeline.alerts import read_alert_log
 from cartflow.pipeline.dlq import provider
-from cartflow.runtime.logs import reset_logging
 from cartflow.pipeline.run import run_pipeline
-from cartflow.lake.storage import open_lake
 from cartflow.pipeline.standardize import transform_settings
+from cartflow.runtime.logs import reset_logging
 from cartflow.transform.runner import table_names
 from conftest import write_csv
 

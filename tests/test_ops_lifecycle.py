@@ -16,10 +16,10 @@ import psutil
 import pytest
 
 import cartflow.pipeline.run as run_mod
-from cartflow.pipeline.standardize import ModelsOutcome
 from cartflow.config import Project
 from cartflow.pipeline.alerts import read_alert_log
 from cartflow.pipeline.run import run_pipeline
+from cartflow.pipeline.standardize import ModelsOutcome
 from cartflow.runtime.backends import open_state
 from cartflow.runtime.lock import RunLock
 from conftest import write_csv

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from cartflow.config import Project
-from cartflow.runtime.lock import LockHeld
 from cartflow.pipeline.run import run_pipeline
 from cartflow.runtime.backends import open_state
+from cartflow.runtime.lock import LockHeld
 
 CHILD = textwrap.dedent("""
     import sys, time

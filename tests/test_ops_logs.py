@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 import cartflow.pipeline.run as run_mod
-from cartflow.pipeline.standardize import ModelsOutcome
 from cartflow.config import Project
-from cartflow.runtime.logs import configure_logging, reset_logging, run_context
 from cartflow.pipeline.run import run_pipeline
+from cartflow.pipeline.standardize import ModelsOutcome
+from cartflow.runtime.logs import configure_logging, reset_logging, run_context
 from conftest import write_csv
 
 

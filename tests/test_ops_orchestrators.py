@@ -13,14 +13,12 @@ from pathlib import Path
 import pytest
 
 import cartflow.pipeline.run as run_mod
-from cartflow.pipeline.standardize import ModelsOutcome
-from cartflow.config import Project
-from cartflow.config import load_project
+from cartflow.config import Project, load_project
 from cartflow.orchestrators import TASKS, RunFailed, run_stage_task
 from cartflow.pipeline.alerts import read_alert_log
 from cartflow.pipeline.run import run_pipeline
+from cartflow.pipeline.standardize import ModelsOutcome, ReconciliationError
 from cartflow.runtime.backends import open_state
-from cartflow.pipeline.standardize import ReconciliationError
 from conftest import write_csv
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 import cartflow.pipeline.run as run_mod
-from cartflow.pipeline.standardize import ModelsOutcome
 from cartflow.config import Project, load_project
-from cartflow.runtime.retry import RetryPolicy, call_with_retry, policy_for_source
 from cartflow.pipeline.run import run_pipeline
+from cartflow.pipeline.standardize import ModelsOutcome
 from cartflow.runtime.backends import open_state
+from cartflow.runtime.retry import RetryPolicy, call_with_retry, policy_for_source
 from conftest import write_csv
 
 ROW = "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER ,6,12/1/2010 8:26,2.55,17850,United Kingdom"

@@ -5,18 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from cartflow.config import ConfigError, Project, load_project
-from cartflow.runtime.lock import LockHeld
-from cartflow.runtime.backends import open_state
 from cartflow.pipeline.schedule import Scheduler, fire_times, serve
+from cartflow.runtime.backends import open_state
+from cartflow.runtime.lock import LockHeld
 
-T0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)  # a Monday, 01:00
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # a Monday, 01:00
 
 
 class Clock:
@@ -59,7 +59,7 @@ def scheduler(project: Project, clock: Clock, runner: Runner) -> Scheduler:
 
 def test_fire_times_honour_the_time_zone_across_dst() -> None:
     london = ZoneInfo("Europe/London")
-    start = datetime(2026, 3, 27, 12, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)
     times = fire_times("0 2 * * *", start, start + timedelta(days=3), london)
     # 02:00 in London is 02:00Z in winter, and 01:00Z once the clocks go forward (29 March 2026)
     assert [t.isoformat() for t in times] == ["2026-03-28T02:00:00+00:00", "2026-03-29T01:00:00+00:00",
@@ -78,7 +78,7 @@ def test_a_new_job_does_not_run_for_the_past_then_runs_when_due(project: Project
         assert (fired.status, fired.skipped) == ("succeeded", [])
         assert runner.triggers == ["schedule:nightly@2026-03-02T02:00:00+00:00"]
         assert s.tick() == []  # not twice for the same fire time
-        assert s.next_wakeup() == datetime(2026, 3, 3, 2, 0, tzinfo=timezone.utc)
+        assert s.next_wakeup() == datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
     finally:
         s.close()
 

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 import pytest
 
 import cartflow.pipeline.run as run_mod
-from cartflow.pipeline.standardize import ModelsOutcome
 from cartflow.config import Project, load_project
 from cartflow.lake.storage import LocalStorage
 from cartflow.pipeline.run import run_pipeline
-from cartflow.runtime.backends import open_state
+from cartflow.pipeline.standardize import ModelsOutcome
 from cartflow.pipeline.watch import Inbox, Watcher, inboxes, watch
+from cartflow.runtime.backends import open_state
 from conftest import write_csv
 
 ROW = "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER ,6,12/1/2010 {h}:26,2.55,17850,United Kingdom"

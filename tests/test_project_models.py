@@ -59,7 +59,7 @@ class Recorder:
     def __init__(self) -> None:
         self.details: list[str] = []
 
-    def stage(self, name: str, total: int | None = None) -> "Recorder":
+    def stage(self, name: str, total: int | None = None) -> Recorder:
         return self
 
     def advance(self, n: int = 1, detail: str | None = None) -> None:

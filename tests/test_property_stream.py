@@ -30,7 +30,6 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
-from stream_fixtures import API_KEY, ApiServer, wait_until
 
 from cartflow.config import Project, load_project
 from cartflow.entities import INT32_MAX, INT32_MIN, INT64_MAX, MONEY_MAX
@@ -40,6 +39,7 @@ from cartflow.scaffold import init_project
 from cartflow.stream.body import loads
 from cartflow.stream.deadletter import open_dead_letters
 from cartflow.stream.records import contract_reason
+from stream_fixtures import API_KEY, ApiServer, wait_until
 
 SEED = 1313
 API_ONLY_REASONS = {"unknown_field", "invalid:event_id", "event_id_conflict", "invalid_unicode", "not_an_object",

@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cartflow.lake.marts import published_tables
 from cartflow.lake.s3 import LakeAccessError, S3Storage, load_httpfs
 from cartflow.lake.storage import open_storage
-from cartflow.lake.marts import published_tables
 from cartflow.publish.marts import publish
 from conftest_s3 import KEY_ENV, SECRET_ENV
 

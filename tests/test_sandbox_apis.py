@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
-from multisource_fixtures import API_KEY
 
 from cartflow.sandbox.control import get_faults, set_faults
 from cartflow.sandbox.fx_model import RateBook, easter, is_business_day
+from multisource_fixtures import API_KEY
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +71,7 @@ def test_customer_api_key_pagination_and_updated_since(seed_sandbox) -> None:
     assert [c["Customer_ID"] for c in second["data"]] == [6, 7, 8, 9, 10]
     assert first["data"][0] == {"Customer_ID": 1, "Customer_Name": "John Doe", "Age": 95, "Gender": "",
                                 "Location": "Unknown", "Date_Joined": "2020-07-04"}  # the seed record, as is
-    since = datetime.now(timezone.utc).isoformat()
+    since = datetime.now(UTC).isoformat()
     changed = seed_sandbox.customer_store.advance(changes=3)
     recent = get(url, params={"updated_since": since, "limit": 1000}, headers=key).json()
     assert sorted(c["Customer_ID"] for c in recent["data"]) == changed["changed"]

@@ -15,8 +15,8 @@ from cartflow.serving.postgres_store import PostgresStore
 from cartflow.serving.refresh import refresh_from_gold
 from cartflow.serving.sqlite_store import SqliteStore
 from cartflow.serving.store import CursorError, ServingStore
-from cartflow.stream.serving_sink import line_from_event
 from cartflow.stream.records import parse_records, split_body
+from cartflow.stream.serving_sink import line_from_event
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

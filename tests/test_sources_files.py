@@ -7,18 +7,17 @@ from datetime import datetime
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import write_csv
 
 from cartflow.config import Project, load_project
 from cartflow.lake.bronze import layout_for, to_bronze
-from cartflow.lake.storage import open_storage
+from cartflow.lake.storage import open_lake, open_storage
 from cartflow.pipeline.dlq import provider
-from cartflow.runtime.progress import QuietReporter
-from cartflow.lake.storage import open_lake
 from cartflow.runtime.backends import open_state
+from cartflow.runtime.progress import QuietReporter
 from cartflow.sandbox.multi_generator import seed_path
 from cartflow.sources import extract
 from cartflow.sources.files import take_inbox
+from conftest import write_csv
 from conftest_s3 import KEY_ENV, SECRET_ENV
 
 II_HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country"

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
-from multisource_fixtures import API_KEY, KEY_ENV
 
 from cartflow.config import HttpSource, parse_config
 from cartflow.lake.storage import LocalStorage
@@ -20,6 +19,7 @@ from cartflow.sandbox.control import set_faults
 from cartflow.sources.errors import SourceError
 from cartflow.sources.http import extract_http
 from cartflow.sources.http_retry import retry_after
+from multisource_fixtures import API_KEY, KEY_ENV
 
 
 def http_source(url: str, **extra) -> HttpSource:
@@ -182,8 +182,9 @@ def test_frankfurter_pages_become_one_row_per_rate(seed_sandbox, lake_state, tmp
     source = parse_config({"sources": {"fx": raw}}).sources["fx"]
     result = extract_http(storage, state, QuietReporter(), "fx", source, "r1")
     assert result.records == 22 * 2  # 22 business days in January 2024 (1 January is a holiday)
-    from cartflow.lake.bronze import layout_for, to_bronze
     import pyarrow.parquet as pq
+
+    from cartflow.lake.bronze import layout_for, to_bronze
 
     m = state.manifests()[0]
     out = to_bronze(storage, m.raw_key, source="fx", entity="exchange_rates", batch_id=m.batch_id,
@@ -195,7 +196,7 @@ def test_frankfurter_pages_become_one_row_per_rate(seed_sandbox, lake_state, tmp
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after("2") == 2.0 and retry_after(None) is None and retry_after("soon") is None
-    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    later = datetime.now(UTC) + timedelta(seconds=30)
     assert 25 < retry_after(format_datetime(later, usegmt=True)) <= 30
 
 

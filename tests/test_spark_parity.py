@@ -82,7 +82,7 @@ def _normalise(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
         return value.normalize()
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
     return value
 
 

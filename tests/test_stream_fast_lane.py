@@ -23,8 +23,15 @@ from hypothesis import strategies as st
 from cartflow.entities import INT32_MAX, INT32_MIN, INT64_MAX, DateWindow
 from cartflow.stream.body import loads, split_body
 from cartflow.stream.fast_lane import checks_for, encode_event, fast_values
-from cartflow.stream.records import (ALLOWED, COLUMNS, DEFAULT_DATE_FORMAT, FIELDS, derive_event_id, parse_records,
-                                     validate)
+from cartflow.stream.records import (
+    ALLOWED,
+    COLUMNS,
+    DEFAULT_DATE_FORMAT,
+    FIELDS,
+    derive_event_id,
+    parse_records,
+    validate,
+)
 
 NOW = datetime(2026, 6, 1, 12, 0)
 WINDOW = DateWindow(datetime(1990, 1, 1), NOW + timedelta(days=2))

@@ -17,7 +17,6 @@ from typing import Any, Iterator
 import psycopg
 import pytest
 from prometheus_client import REGISTRY
-from stream_fixtures import wait_until
 
 from cartflow.config import Project
 from cartflow.serving.postgres_store import PostgresStore
@@ -27,6 +26,7 @@ from cartflow.stream.deadletter import DeadLetterLog
 from cartflow.stream.log import EventLog, OutgoingEvent
 from cartflow.stream.service import StreamServices
 from cartflow.stream.sqlite_log import SqliteLog
+from stream_fixtures import wait_until
 
 GOOD = {"InvoiceNo": "536365", "StockCode": "85123A", "Description": "WHITE HANGING HEART", "Quantity": "6",
         "InvoiceDate": "12/1/2010 8:26", "UnitPrice": "2.55", "CustomerID": "17850", "Country": "United Kingdom"}

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import write_csv
-from stream_fixtures import order_lines, to_csv_lines
 
 from cartflow.config import Project, StreamSection
 from cartflow.lake.bronze import bronze_schema, layout_for, to_bronze
@@ -22,6 +20,8 @@ from cartflow.stream.deadletter import open_dead_letters
 from cartflow.stream.raw_sink import RawSink
 from cartflow.stream.records import parse_records, split_body
 from cartflow.stream.sqlite_log import SqliteLog
+from conftest import write_csv
+from stream_fixtures import order_lines, to_csv_lines
 
 
 class Crash(Exception):

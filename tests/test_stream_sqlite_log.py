@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from polling import wait_until
 
 from cartflow.stream.log import LogUnavailable, OutgoingEvent, partition_for
 from cartflow.stream.sqlite_log import SqliteLog
+from polling import wait_until
 
 
 def events(n: int, invoices: int = 5, start: int = 0) -> list[OutgoingEvent]:

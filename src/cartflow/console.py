@@ -396,7 +396,7 @@ class BarReporter:
                                  console=err_console, transient=False)
         self.bars: dict[str, _Bar] = {}
 
-    def __enter__(self) -> "BarReporter":
+    def __enter__(self) -> BarReporter:
         self.progress.start()
         return self
 

@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 from cartflow.config import load_project
-from cartflow.runtime.progress import Reporter
-from cartflow.pipeline.run import RunResult, run_pipeline
 from cartflow.lake.storage import open_lake
+from cartflow.pipeline.run import RunResult, run_pipeline
+from cartflow.runtime.progress import Reporter
 from cartflow.sandbox.retail_generator import generate_online_retail
 from cartflow.scaffold import init_project
 from cartflow.serving.sql import query

@@ -10,19 +10,24 @@ from __future__ import annotations
 import math
 from datetime import time, timedelta
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
 from cartflow.entities import MONEY_MAX, Column, DateWindow
 from cartflow.entities.values import MAX_NUMBER_TEXT
-from cartflow.stream.patterns import (EVENT_ID, anchored, decimal_pattern, integer_pattern, invoice_date_pattern,
-                                      optional_text, required_text)
-from cartflow.stream.records import COLUMNS, DEFAULT_DATE_FORMAT, REQUIRED, whole_number_bounds
-
 from cartflow.serving.store import CustomerPage, Invoice, InvoiceSummary, ServingLine
-
+from cartflow.stream.patterns import (
+    EVENT_ID,
+    anchored,
+    decimal_pattern,
+    integer_pattern,
+    invoice_date_pattern,
+    optional_text,
+    required_text,
+)
+from cartflow.stream.records import COLUMNS, DEFAULT_DATE_FORMAT, REQUIRED, whole_number_bounds
 
 EXAMPLE_LINE = {"InvoiceNo": "536365", "StockCode": "85123A", "Description": "WHITE HANGING HEART T-LIGHT HOLDER",
                 "Quantity": 6, "InvoiceDate": "12/1/2010 8:26", "UnitPrice": "2.55", "CustomerID": 17850,
@@ -95,7 +100,7 @@ def largest_float(bound: Decimal) -> float:
 
 class RecordError(BaseModel):
     index: int = Field(description="0-based position of the record in the request.")
-    line: Optional[int] = Field(default=None, description="NDJSON line number, when the body was NDJSON.")
+    line: int | None = Field(default=None, description="NDJSON line number, when the body was NDJSON.")
     reason: str = Field(description="The dead-letter reason code, e.g. invalid:Quantity.")
     errors: list[dict[str, Any]]
 
@@ -123,20 +128,20 @@ class Totals(BaseModel):
 class Item(BaseModel):
     stock_code: str
     line_id: str
-    description: Optional[str]
+    description: str | None
     quantity: int
     unit_price: str
     gross_amount: str
     return_amount: str
     net_amount: str
-    event_id: Optional[str]
+    event_id: str | None
     source: str
 
 
 class InvoiceOut(BaseModel):
     invoice_no: str
     customer_id: str
-    country: Optional[str]
+    country: str | None
     invoice_ts: str
     line_type: str
     currency: str
@@ -147,7 +152,7 @@ class InvoiceOut(BaseModel):
 class InvoiceRow(BaseModel):
     invoice_no: str
     invoice_ts: str
-    country: Optional[str]
+    country: str | None
     line_type: str
     currency: str
     lines: int
@@ -173,8 +178,8 @@ class CustomerInvoicesOut(BaseModel):
     customer_id: str
     totals: CustomerTotalsOut
     invoices: list[InvoiceRow]
-    next_cursor: Optional[str] = Field(description="Pass as ?cursor= for the next page; null on the last page.")
-    next: Optional[str] = Field(description="The next page's URL; null on the last page.")
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page.")
+    next: str | None = Field(description="The next page's URL; null on the last page.")
 
 
 def money(value: Any) -> str:

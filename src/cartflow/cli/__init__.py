@@ -10,13 +10,16 @@
 
 from __future__ import annotations
 
+from cartflow.cli import (
+    inspect,  # noqa: F401
+    model,  # noqa: F401
+    ops,  # noqa: F401
+    run,  # noqa: F401
+    sandbox,  # noqa: F401
+    stream,  # noqa: F401
+)
+
 # Each module registers its commands on `app`; the import order is the order of `--help`.
 from cartflow.cli._app import app  # noqa: I001
-from cartflow.cli import run  # noqa: F401
-from cartflow.cli import model  # noqa: F401
-from cartflow.cli import inspect  # noqa: F401
-from cartflow.cli import stream  # noqa: F401
-from cartflow.cli import ops  # noqa: F401
-from cartflow.cli import sandbox  # noqa: F401
 
 __all__ = ["app"]

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-
 app = typer.Typer(
     help="cartflow: ingest, standardize, model and serve e-commerce data — one laptop to S3, Kafka, Spark.",
     no_args_is_help=True,

@@ -5,12 +5,23 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from cartflow.console import COUNT, DELTA, TEXT, BarReporter, Col, Section, check_format, console, err_console, \
-    hint, show
+from cartflow.console import (
+    COUNT,
+    DELTA,
+    TEXT,
+    BarReporter,
+    Col,
+    Section,
+    check_format,
+    console,
+    err_console,
+    hint,
+    show,
+)
 
 if TYPE_CHECKING:  # the config schema (pydantic, ~0.2 s) loads with the first project: --help needs none
     from contextlib import AbstractContextManager
@@ -22,7 +33,7 @@ if TYPE_CHECKING:  # the config schema (pydantic, ~0.2 s) loads with the first p
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project directory (holds cartflow.toml).")]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Output format: table, csv or json.")]
 WideOpt = Annotated[bool, typer.Option("--wide", help="Show every column, however wide (the terminal wraps).")]
-LogFormatOpt = Annotated[Optional[str], typer.Option(
+LogFormatOpt = Annotated[str | None, typer.Option(
     "--log-format", help="Logs on stderr: text, or json (JSON lines with the run id, no progress bars). "
                          "Default: \\[logging] format in cartflow.toml.")]
 
@@ -69,7 +80,7 @@ def project_arg(project: Project) -> str:
     return rel if len(rel) < len(str(project.root)) else str(project.root)
 
 
-def setup_logging(proj: Project, log_format: Optional[str]) -> str:
+def setup_logging(proj: Project, log_format: str | None) -> str:
     """Structured logs per [logging], the CLI flag winning; returns the format in force."""
     from cartflow.runtime.logs import setup_project_logging
 

@@ -4,16 +4,41 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from cartflow.cli._app import app
-from cartflow.cli._common import FormatOpt, ProjectOpt, WideOpt, count_sections, fail, load, previous_counts, \
-    project_arg, run_stats, valid_format
-from cartflow.console import COUNT, ID, MONEY, NUMBER, TEXT, TIME, Col, Section, console, err_console, hint, \
-    is_money, paged, records, show
+from cartflow.cli._common import (
+    FormatOpt,
+    ProjectOpt,
+    WideOpt,
+    count_sections,
+    fail,
+    load,
+    previous_counts,
+    project_arg,
+    run_stats,
+    valid_format,
+)
+from cartflow.console import (
+    COUNT,
+    ID,
+    MONEY,
+    NUMBER,
+    TEXT,
+    TIME,
+    Col,
+    Section,
+    console,
+    err_console,
+    hint,
+    is_money,
+    paged,
+    records,
+    show,
+)
 
 if TYPE_CHECKING:
     from cartflow.config import Project
@@ -40,8 +65,8 @@ def sql(
 
     Values are shown exactly as stored (DECIMAL(18,3) amounts keep their 3 places) unless --money.
     """
-    from cartflow.lake.storage import open_lake
     from cartflow.lake.s3 import LakeAccessError
+    from cartflow.lake.storage import open_lake
     from cartflow.serving.sql import QueryError, RefusedStatement, query
 
     valid_format(fmt)
@@ -148,9 +173,9 @@ def status(project: ProjectOpt = Path("."), fmt: FormatOpt = "table", wide: Wide
 
 @app.command()
 def runs(
-    run_id: Annotated[Optional[str], typer.Argument(
+    run_id: Annotated[str | None, typer.Argument(
         help="Show one run's tasks (an id or its prefix); `runs show ID` works too.")] = None,
-    show_id: Annotated[Optional[str], typer.Argument(help="The run id, after `show`.", show_default=False)] = None,
+    show_id: Annotated[str | None, typer.Argument(help="The run id, after `show`.", show_default=False)] = None,
     project: ProjectOpt = Path("."),
     limit: Annotated[int, typer.Option(help="How many runs to list.")] = 20,
     fmt: FormatOpt = "table",
@@ -223,19 +248,19 @@ def show_run(run: dict, fmt: str, wide: bool) -> None:
 def catalog(
     project: ProjectOpt = Path("."),
     fmt: FormatOpt = "table",
-    ddl: Annotated[Optional[str], typer.Option("--ddl", help="Print DDL for the published marts: athena or trino.")] = None,
-    database: Annotated[Optional[str], typer.Option(help="Database/schema for --ddl (default: the project name).")] = None,
+    ddl: Annotated[str | None, typer.Option("--ddl", help="Print DDL for the published marts: athena or trino.")] = None,
+    database: Annotated[str | None, typer.Option(help="Database/schema for --ddl (default: the project name).")] = None,
     trino_catalog: Annotated[str, typer.Option("--trino-catalog", help="Trino catalog (Hive connector) for --ddl trino.")] = "hive",
-    location: Annotated[Optional[str], typer.Option(help="For --ddl: the lake root the engine reads (a copied lake), e.g. s3://bucket/prefix.")] = None,
+    location: Annotated[str | None, typer.Option(help="For --ddl: the lake root the engine reads (a copied lake), e.g. s3://bucket/prefix.")] = None,
     wide: WideOpt = False,
 ) -> None:
     """Every table in every layer (schema, partitions, rows, location); --ddl for Athena/Trino."""
     from cartflow.lake.s3 import LakeAccessError
     from cartflow.lake.storage import open_lake
-    from cartflow.runtime.backends import open_state
     from cartflow.publish.catalog import build_catalog, database_name
     from cartflow.publish.catalog import ddl as make_ddl
     from cartflow.publish.ddl import DIALECTS, DdlError
+    from cartflow.runtime.backends import open_state
 
     if ddl is not None and ddl not in DIALECTS:
         fail(f"--ddl {ddl!r}: allowed values are {', '.join(DIALECTS)}")

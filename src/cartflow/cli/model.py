@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from cartflow.transform.runner import TransformSettings
 
 
-def _settings(proj: "Project") -> "TransformSettings":
+def _settings(proj: Project) -> TransformSettings:
     """The settings a run would use, with nothing written to the lake."""
     import dataclasses
 

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import json
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-
-from cartflow.cli._app import alerts_app, app, dlq_app
 from rich.markup import escape
 
-from cartflow.cli._common import FormatOpt, LogFormatOpt, ProjectOpt, WideOpt, fail, load, project_arg, \
-    setup_logging, valid_format
+from cartflow.cli._app import alerts_app, app, dlq_app
+from cartflow.cli._common import (
+    FormatOpt,
+    LogFormatOpt,
+    ProjectOpt,
+    WideOpt,
+    fail,
+    load,
+    project_arg,
+    setup_logging,
+    valid_format,
+)
 from cartflow.console import COUNT, ID, TEXT, TIME, Col, Section, console, err_console, hint, paged, show
 
 if TYPE_CHECKING:
@@ -60,8 +68,8 @@ def scheduler(
 
     Missed runs (the scheduler was down) are skipped but the latest, unless catchup = true.
     """
-    from cartflow.runtime.lock import LockHeld
     from cartflow.pipeline.schedule import serve
+    from cartflow.runtime.lock import LockHeld
 
     valid_format(fmt)
     proj = load(project)
@@ -110,19 +118,19 @@ def scheduled_jobs(proj: Project) -> list[tuple[str, str, str | None, str | None
     for name, cron, _, nxt in upcoming:
         last = next((r for r in history if r["trigger"].startswith(f"schedule:{name}@")), None)
         rows.append((name, cron, last["started_at"][:19].replace("T", " ") if last else None,
-                     last["run_id"] if last else None, nxt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")))
+                     last["run_id"] if last else None, nxt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")))
     return rows
 
 
 @app.command()
 def watch(
     project: ProjectOpt = Path("."),
-    debounce: Annotated[Optional[float], typer.Option(
+    debounce: Annotated[float | None, typer.Option(
         help="Seconds without new or growing files before a run starts (default: \\[watch] debounce_seconds).")]
     = None,
-    poll: Annotated[Optional[float], typer.Option(help="Seconds between looks at the inboxes (\\[watch] poll_seconds).")]
+    poll: Annotated[float | None, typer.Option(help="Seconds between looks at the inboxes (\\[watch] poll_seconds).")]
     = None,
-    max_runs: Annotated[Optional[int], typer.Option(help="Stop after this many runs (default: run until stopped).")]
+    max_runs: Annotated[int | None, typer.Option(help="Stop after this many runs (default: run until stopped).")]
     = None,
     log_format: LogFormatOpt = None,
 ) -> None:
@@ -170,10 +178,10 @@ DLQ_COLUMNS = [Col("id", ID), Col("reason", ID), Col("status", ID), Col("at", TI
 
 @dlq_app.command("list")
 def dlq_list(
-    queue: Annotated[Optional[str], typer.Argument(help="quarantine, stream or files (all when omitted).")] = None,
+    queue: Annotated[str | None, typer.Argument(help="quarantine, stream or files (all when omitted).")] = None,
     project: ProjectOpt = Path("."),
     limit: Annotated[int, typer.Option(help="How many items to list per queue, newest first.")] = 20,
-    reason: Annotated[Optional[str], typer.Option(help="Only reasons starting with this, e.g. unparseable:.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only reasons starting with this, e.g. unparseable:.")] = None,
     fmt: FormatOpt = "table",
     wide: WideOpt = False,
 ) -> None:
@@ -229,9 +237,9 @@ def dlq_show(queue: QueueArg, item_id: Annotated[str, typer.Argument(help="The i
 @dlq_app.command("replay")
 def dlq_replay(
     queue: QueueArg,
-    ids: Annotated[Optional[list[str]], typer.Argument(help="Item ids to replay (see `dlq list`).")] = None,
+    ids: Annotated[list[str] | None, typer.Argument(help="Item ids to replay (see `dlq list`).")] = None,
     all_items: Annotated[bool, typer.Option("--all", help="Replay every pending item of the queue.")] = False,
-    reason: Annotated[Optional[str], typer.Option(help="Replay the items whose reason starts with this.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Replay the items whose reason starts with this.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be replayed; change nothing.")] = False,
     project: ProjectOpt = Path("."),
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,9 +15,9 @@ from cartflow.console import MONEY, BarReporter, Col, Section, console, err_cons
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
-    name: Annotated[Optional[str], typer.Option(help="Project name (default: the directory name).")] = None,
+    name: Annotated[str | None, typer.Option(help="Project name (default: the directory name).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing cartflow.toml.")] = False,
-    example: Annotated[Optional[str], typer.Option(
+    example: Annotated[str | None, typer.Option(
         help="Create a ready-made example project instead: shopify (a Shopify orders export mapped "
              "onto order lines).")] = None,
 ) -> None:
@@ -40,11 +40,11 @@ def init(
 @app.command()
 def run(
     project: ProjectOpt = Path("."),
-    date_from: Annotated[Optional[str], typer.Option(
+    date_from: Annotated[str | None, typer.Option(
         "--from", help="Backfill: restate order lines dated from this day (YYYY-MM-DD, inclusive) through "
                        "SQLMesh restatement; use with --to. Idempotent.")] = None,
-    date_to: Annotated[Optional[str], typer.Option("--to", help="Backfill: last day to restate (inclusive).")] = None,
-    select: Annotated[Optional[list[str]], typer.Option(
+    date_to: Annotated[str | None, typer.Option("--to", help="Backfill: last day to restate (inclusive).")] = None,
+    select: Annotated[list[str] | None, typer.Option(
         "--select", "-s", help="Evaluate only these models (e.g. gold.mart_x, or mart_x+ with what is "
                                "downstream); repeatable.")] = None,
     full_refresh: Annotated[bool, typer.Option(
@@ -60,8 +60,8 @@ def run(
     130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (the run is recorded `interrupted`).
     """
     from cartflow.pipeline.backfill import BackfillError, parse_range
-    from cartflow.runtime.lock import LockHeld
     from cartflow.pipeline.run import run_pipeline
+    from cartflow.runtime.lock import LockHeld
     from cartflow.runtime.signals import Interrupted, signals_interrupt
 
     proj = load(project)

@@ -6,14 +6,13 @@ import json
 import shlex
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from cartflow.cli._app import generate_app, sandbox_app
 from cartflow.cli._common import fail
-from cartflow.console import hint, console, err_console
-
+from cartflow.console import console, err_console, hint
 
 SandboxDir = Annotated[Path, typer.Option("--dir", help="Where the sandbox keeps its state, log and PostgreSQL data.")]
 DEFAULT_DIR = Path(".cartflow/sandbox")
@@ -119,12 +118,12 @@ def sandbox_status(data_dir: SandboxDir = Path(".cartflow/sandbox")) -> None:
 @sandbox_app.command("faults")
 def sandbox_faults(
     api: Annotated[str, typer.Argument(help="customers, fx or products.")],
-    error_rate: Annotated[Optional[float], typer.Option(help="Share of requests answered 503.")] = None,
-    rate_limit_rate: Annotated[Optional[float], typer.Option(help="Share of requests answered 429.")] = None,
-    retry_after_seconds: Annotated[Optional[float], typer.Option(help="Retry-After sent with each 429.")] = None,
-    latency_ms: Annotated[Optional[float], typer.Option(help="Latency added to every request.")] = None,
-    fail_next: Annotated[Optional[int], typer.Option(help="Fail exactly the next N requests.")] = None,
-    down: Annotated[Optional[bool], typer.Option("--down/--up", help="A permanent outage, or the end of one.")] = None,
+    error_rate: Annotated[float | None, typer.Option(help="Share of requests answered 503.")] = None,
+    rate_limit_rate: Annotated[float | None, typer.Option(help="Share of requests answered 429.")] = None,
+    retry_after_seconds: Annotated[float | None, typer.Option(help="Retry-After sent with each 429.")] = None,
+    latency_ms: Annotated[float | None, typer.Option(help="Latency added to every request.")] = None,
+    fail_next: Annotated[int | None, typer.Option(help="Fail exactly the next N requests.")] = None,
+    down: Annotated[bool | None, typer.Option("--down/--up", help="A permanent outage, or the end of one.")] = None,
     data_dir: SandboxDir = Path(".cartflow/sandbox"),
 ) -> None:
     """Change a running API's faults now; options left out keep their value."""

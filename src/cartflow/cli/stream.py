@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,8 +15,8 @@ from cartflow.console import NUMBER, TEXT, Col, Section, console, err_console, h
 @app.command()
 def serve(
     project: ProjectOpt = Path("."),
-    host: Annotated[Optional[str], typer.Option(help="Address to bind (default: \\[api] host, 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (default: \\[api] port, 8000).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: \\[api] host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: \\[api] port, 8000).")] = None,
     consumers: Annotated[bool, typer.Option("--consumers/--no-consumers",
                                             help="Run the raw and serving sinks in this process too.")] = True,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
@@ -74,7 +74,7 @@ def uvicorn_log_config(fmt: str, level: str) -> dict:
 @app.command()
 def consume(
     project: ProjectOpt = Path("."),
-    only: Annotated[Optional[str], typer.Option(help="Run one sink only: raw or serving.")] = None,
+    only: Annotated[str | None, typer.Option(help="Run one sink only: raw or serving.")] = None,
 ) -> None:
     """Run the stream consumers alone: raw NDJSON files in the lake, and the serving store.
 
@@ -102,15 +102,15 @@ def send(
     url: Annotated[str, typer.Option(help="The API's base URL (or the full /v1/order-lines URL).")]
     = "http://127.0.0.1:8000",
     batch: Annotated[int, typer.Option(min=1, help="Order lines per request (at most \\[api] max_batch).")] = 500,
-    rate: Annotated[Optional[float], typer.Option(help="At most this many lines per second (default: no limit).")]
+    rate: Annotated[float | None, typer.Option(help="At most this many lines per second (default: no limit).")]
     = None,
-    api_key: Annotated[Optional[str], typer.Option(envvar="CARTFLOW_API_KEY", show_envvar=True,
+    api_key: Annotated[str | None, typer.Option(envvar="CARTFLOW_API_KEY", show_envvar=True,
                                                    help="Sent as X-API-Key.")] = None,
     retries: Annotated[int, typer.Option(min=0, help="Retries per batch on 5xx, 429, timeouts, refused connections.")]
     = 8,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer.")] = 30.0,
     encoding: Annotated[str, typer.Option(help="The CSV's text encoding.")] = "latin-1",
-    limit: Annotated[Optional[int], typer.Option(help="Send only the first N rows.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Send only the first N rows.")] = None,
 ) -> None:
     """Replay a CSV into the API as the storefront did: rows as JSON, in batches, with retries.
 

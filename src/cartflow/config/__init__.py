@@ -17,13 +17,43 @@ re-exported, whichever module defines it.
 from __future__ import annotations
 
 from cartflow.config.base import CONFIG_FILE, ENV_PREFIX, ConfigError, Strict, check_timezone
-from cartflow.config.operations import (AlertsSection, EmailAlerts, LoggingSection, QualitySection, RetriesSection,
-                                        RetryOverride, ScheduleJob, ScheduleSection, WatchSection, WebhookAlerts)
+from cartflow.config.operations import (
+                                        AlertsSection,
+                                        EmailAlerts,
+                                        LoggingSection,
+                                        QualitySection,
+                                        RetriesSection,
+                                        RetryOverride,
+                                        ScheduleJob,
+                                        ScheduleSection,
+                                        WatchSection,
+                                        WebhookAlerts,
+)
 from cartflow.config.project import Project, ProjectConfig, load_project, parse_config
-from cartflow.config.sections import (ApiSection, ContractSection, CurrencySection, LakeSection, ProjectSection,
-                                      ServingSection, StateSection, StreamSection, WarehouseSection)
-from cartflow.config.sources import (CsvOptions, DateRules, Entity, FilesSource, HttpAuth, HttpIncremental,
-                                     HttpPagination, HttpSource, PostgresIncremental, PostgresSource, SourceConfig)
+from cartflow.config.sections import (
+                                        ApiSection,
+                                        ContractSection,
+                                        CurrencySection,
+                                        LakeSection,
+                                        ProjectSection,
+                                        ServingSection,
+                                        StateSection,
+                                        StreamSection,
+                                        WarehouseSection,
+)
+from cartflow.config.sources import (
+                                        CsvOptions,
+                                        DateRules,
+                                        Entity,
+                                        FilesSource,
+                                        HttpAuth,
+                                        HttpIncremental,
+                                        HttpPagination,
+                                        HttpSource,
+                                        PostgresIncremental,
+                                        PostgresSource,
+                                        SourceConfig,
+)
 
 __all__ = [
     "CONFIG_FILE", "ENV_PREFIX", "AlertsSection", "ApiSection", "ConfigError", "ContractSection", "CsvOptions",

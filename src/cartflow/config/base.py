@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
 from pydantic import BaseModel, ConfigDict
-
 
 CONFIG_FILE = "cartflow.toml"
 ENV_PREFIX = "CARTFLOW__"

@@ -6,7 +6,6 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-
 from cartflow.config.base import Strict, check_timezone
 
 
@@ -74,7 +73,7 @@ class WebhookAlerts(Strict):
     timeout_seconds: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
-    def _one_url(self) -> "WebhookAlerts":
+    def _one_url(self) -> WebhookAlerts:
         if bool(self.url) == bool(self.url_env):
             raise ValueError("set exactly one of url or url_env")
         return self

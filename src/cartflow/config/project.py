@@ -13,12 +13,26 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-
 from cartflow.config.base import CONFIG_FILE, ENV_PREFIX, ConfigError, Strict
-from cartflow.config.operations import (AlertsSection, LoggingSection, QualitySection, RetriesSection,
-                                        ScheduleSection, WatchSection)
-from cartflow.config.sections import (ApiSection, ContractSection, CurrencySection, LakeSection, ProjectSection,
-                                      ServingSection, StateSection, StreamSection, WarehouseSection)
+from cartflow.config.operations import (
+    AlertsSection,
+    LoggingSection,
+    QualitySection,
+    RetriesSection,
+    ScheduleSection,
+    WatchSection,
+)
+from cartflow.config.sections import (
+    ApiSection,
+    ContractSection,
+    CurrencySection,
+    LakeSection,
+    ProjectSection,
+    ServingSection,
+    StateSection,
+    StreamSection,
+    WarehouseSection,
+)
 from cartflow.config.sources import SourceConfig
 
 
@@ -41,14 +55,14 @@ class ProjectConfig(Strict):
     logging: LoggingSection = Field(default_factory=LoggingSection)
 
     @model_validator(mode="after")
-    def _retries_name_sources(self) -> "ProjectConfig":
+    def _retries_name_sources(self) -> ProjectConfig:
         unknown = sorted(set(self.retries.sources) - set(self.sources))
         if unknown:
             raise ValueError(f"[retries.sources] names unknown source(s) {unknown} (known: {sorted(self.sources)})")
         return self
 
     @model_validator(mode="after")
-    def _order_lines_in_the_base_currency(self) -> "ProjectConfig":
+    def _order_lines_in_the_base_currency(self) -> ProjectConfig:
         """Order-line prices are not converted: a currency other than the base would be mislabelled."""
         base = self.currency.base
         named = [(f"[sources.{name}] currency", s.currency) for name, s in self.sources.items()

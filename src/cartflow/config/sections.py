@@ -8,9 +8,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from cartflow.entities import DEFAULT_EARLIEST, DEFAULT_FUTURE_DAYS, DateWindow
-
 from cartflow.config.base import Strict, check_timezone
+from cartflow.entities import DEFAULT_EARLIEST, DEFAULT_FUTURE_DAYS, DateWindow
 
 
 class ProjectSection(Strict):

@@ -10,9 +10,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from cartflow.entities import ENTITIES, ENTITY_NAMES
-
 from cartflow.config.base import Strict
+from cartflow.entities import ENTITIES, ENTITY_NAMES
 
 
 class CsvOptions(Strict):
@@ -67,7 +66,7 @@ class _EntitySource(Strict):
     """The canonical column that groups continuation rows (default: the entity's first key column)."""
 
     @model_validator(mode="after")
-    def _columns_of_the_entity(self) -> "_EntitySource":
+    def _columns_of_the_entity(self) -> _EntitySource:
         contract = ENTITIES[getattr(self, "entity", "order_lines")]
         known = contract.bronze_columns
         for key, value in self.columns.items():
@@ -136,7 +135,7 @@ class HttpAuth(Strict):
     """api_key: the header that carries the key."""
 
     @model_validator(mode="after")
-    def _secret_named(self) -> "HttpAuth":
+    def _secret_named(self) -> HttpAuth:
         if self.type != "none" and not self.token_env:
             raise ValueError(f"auth type {self.type!r} needs token_env (the env var holding the secret)")
         return self
@@ -223,7 +222,7 @@ class PostgresSource(_EntitySource):
     max_backoff_seconds: float = Field(default=15.0, ge=0)
 
     @model_validator(mode="after")
-    def _table_or_query(self) -> "PostgresSource":
+    def _table_or_query(self) -> PostgresSource:
         if bool(self.table) == bool(self.query):
             raise ValueError("set exactly one of table or query")
         if self.dsn and _dsn_has_password(self.dsn):

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Iterable
 
-
 MAX_COUNTRIES = 50
 MAX_NAME = 100
 """At most 50 names of 100 characters: even percent-encoded 4-byte characters, such a query string stays

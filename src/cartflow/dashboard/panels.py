@@ -26,8 +26,8 @@ from cartflow.dashboard import queries_sales as sales
 from cartflow.dashboard._sql import plain
 from cartflow.dashboard.cube import build_cube
 from cartflow.dashboard.filters import Filter
-from cartflow.lake.storage import Storage
 from cartflow.lake.marts import published_tables
+from cartflow.lake.storage import Storage
 from cartflow.serving.sql import connect
 
 Query = Callable[[duckdb.DuckDBPyConnection, Filter], dict[str, Any]]

@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cartflow.dashboard.filters import Filter
@@ -50,7 +50,7 @@ def report_html(storage: Storage, title: str = "cartflow report") -> tuple[str, 
         dashboard.close()
     raw = json.dumps(payload, separators=(",", ":"), default=str).encode()
     encoded = base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return render_report({"generated_at": generated}, encoded, title), bool(snap.meta["empty"])
 
 

@@ -11,8 +11,20 @@ Nothing of cartflow is imported here: this package is the bottom of the stack.
 
 from __future__ import annotations
 
-from cartflow.entities.contract import (INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, MONEY_MAX, MONEY_PRECISION,
-                                        MONEY_SCALE, Column, ColumnType, Entity, Reason, normalise_header)
+from cartflow.entities.contract import (
+    INT32_MAX,
+    INT32_MIN,
+    INT64_MAX,
+    INT64_MIN,
+    MONEY_MAX,
+    MONEY_PRECISION,
+    MONEY_SCALE,
+    Column,
+    ColumnType,
+    Entity,
+    Reason,
+    normalise_header,
+)
 from cartflow.entities.customers import CUSTOMERS
 from cartflow.entities.exchange_rates import EXCHANGE_RATES
 from cartflow.entities.order_lines import ORDER_LINES

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from cartflow.entities.contract import INT64_MAX, INT64_MIN, MONEY_MAX, MONEY_SCALE, Column, Entity, Reason, range_reasons
+from cartflow.entities.contract import (
+    INT64_MAX,
+    INT64_MIN,
+    MONEY_MAX,
+    MONEY_SCALE,
+    Column,
+    Entity,
+    Reason,
+    range_reasons,
+)
 
 COLUMNS = (
     Column("product_id", description="The source's product id (stock code).", required=True,

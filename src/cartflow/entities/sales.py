@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from cartflow.entities.contract import (INT32_MAX, INT32_MIN, MONEY_MAX, MONEY_SCALE, Column, Entity, Reason,
-                                        range_reasons)
+from cartflow.entities.contract import (
+                                        INT32_MAX,
+                                        INT32_MIN,
+                                        MONEY_MAX,
+                                        MONEY_SCALE,
+                                        Column,
+                                        Entity,
+                                        Reason,
+                                        range_reasons,
+)
 
 COLUMNS = (
     Column("transaction_id", required=True, aliases=("saleid", "id"), max_length=128),

@@ -31,7 +31,7 @@ class DateWindow:
     latest: datetime
 
     @classmethod
-    def from_config(cls, earliest: date, future_days: float, now: datetime | None = None) -> "DateWindow":
+    def from_config(cls, earliest: date, future_days: float, now: datetime | None = None) -> DateWindow:
         current = (now or datetime.now()).replace(tzinfo=None)
         return cls(datetime(earliest.year, earliest.month, earliest.day), current + timedelta(days=future_days))
 

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from cartflow.config import FilesSource, HttpSource, PostgresSource, StreamSection
 from cartflow.entities import LINEAGE_COLUMNS, ColumnType, entity
 from cartflow.lake.bronze_columns import BronzeError, ColumnMap, FillDown, extra_warning, render_iso_dates
-from cartflow.lake.bronze_readers import ReadOptions, Reader
+from cartflow.lake.bronze_readers import Reader, ReadOptions
 from cartflow.lake.storage import Storage
 
 __all__ = ["BronzeError", "BronzeResult", "Layout", "bronze_key", "bronze_schema", "convert", "layout_for", "probe",

@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ def batch_id_of_bytes(data: bytes) -> str:
 
 
 def raw_key(source: str, entity: str, batch_id: str, ext: str, when: datetime | None = None) -> str:
-    day = (when or datetime.now(timezone.utc)).strftime("%Y-%m-%d")
+    day = (when or datetime.now(UTC)).strftime("%Y-%m-%d")
     return f"raw/{source}/{entity}/ingest_date={day}/{batch_id}.{ext.lstrip('.')}"
 
 

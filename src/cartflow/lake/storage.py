@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, ContextManager, Iterator, Protocol
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class Storage(Protocol):
     def local_copy(self, key: str) -> ContextManager[Path]:
         """A local file with the key's bytes, for readers that need a path (CSV parsers)."""
 
-    def prepare_duckdb(self, con: "duckdb.DuckDBPyConnection") -> None:
+    def prepare_duckdb(self, con: duckdb.DuckDBPyConnection) -> None:
         """Make `con` able to read `uri(...)` of this lake (S3: httpfs and a secret; local: nothing)."""
 
 
@@ -84,7 +84,7 @@ class LocalStorage:
         _fsync(tmp)
         os.replace(tmp, target)
 
-    def staging(self, key: str) -> "_Staging":
+    def staging(self, key: str) -> _Staging:
         """A temporary path beside `key` that becomes `key` atomically on success."""
         return _Staging(self._p(key))
 
@@ -123,7 +123,7 @@ class LocalStorage:
     def local_copy(self, key: str) -> Iterator[Path]:
         yield self._p(key)
 
-    def prepare_duckdb(self, con: "duckdb.DuckDBPyConnection") -> None:
+    def prepare_duckdb(self, con: duckdb.DuckDBPyConnection) -> None:
         """Nothing to do: DuckDB reads local paths as they are."""
 
 
@@ -164,7 +164,7 @@ def open_storage(root: str, **options: str | None) -> Storage:
 
 
 
-def open_lake(project: "Project") -> Storage:
+def open_lake(project: Project) -> Storage:
     """The lake a project's `[lake]` section selects: a local directory or an S3 prefix."""
     lake = project.config.lake
     if project.lake_is_local:

@@ -26,9 +26,9 @@ from typing import Any
 
 from cartflow.config import Project
 from cartflow.lake.storage import Storage
-from cartflow.runtime.progress import Reporter
 from cartflow.pipeline import publish_due
-from cartflow.pipeline.standardize import (ENTITIES, ReconciliationError, transform_settings, write_pending)
+from cartflow.pipeline.standardize import ENTITIES, ReconciliationError, transform_settings, write_pending
+from cartflow.runtime.progress import Reporter
 from cartflow.runtime.state import StateStore
 from cartflow.transform.runner import TransformError, open_context, reconcile_pending
 

@@ -176,8 +176,8 @@ class QuarantineDlq:
 
     def _query(self, project: Project, where: str = "", params: list[Any] | None = None,
                limit: int | None = None) -> list[dict[str, Any]]:
-        from cartflow.lake.storage import open_lake
         from cartflow.lake.marts import published_tables
+        from cartflow.lake.storage import open_lake
         from cartflow.serving.sql import connect
 
         storage = open_lake(project)

@@ -78,7 +78,7 @@ class RunResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunResult":
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
         data = dict(data)
         data["breaches"] = [Breach(**b) for b in data.get("breaches", [])]
         return cls(**data)
@@ -102,7 +102,7 @@ class RunContext:
     state: StateStore
     reporter: Reporter
     result: RunResult
-    restate: "Restatement | None" = None
+    restate: Restatement | None = None
     select: tuple[str, ...] = ()
     """`--select`: the models to evaluate (`model+`: and downstream)."""
     full_refresh: bool = False
@@ -126,7 +126,7 @@ class RunLifecycle:
     """
 
     def __init__(self, project: Project, *, trigger: str = "manual", reporter: Reporter | None = None,
-                 restate: "Restatement | None" = None, run_id: str | None = None,
+                 restate: Restatement | None = None, run_id: str | None = None,
                  carried: dict[str, Any] | None = None, orchestrated: bool = False,
                  select: tuple[str, ...] = (), full_refresh: bool = False) -> None:
         self.project, self.trigger, self.restate = project, trigger, restate
@@ -144,7 +144,7 @@ class RunLifecycle:
         self._children = children_die_with_run()
 
     # -- entering: lock, crash recovery, the run record ---------------------------------
-    def __enter__(self) -> "RunLifecycle":
+    def __enter__(self) -> RunLifecycle:
         self._logs.__enter__()
         self._children.__enter__()
         try:

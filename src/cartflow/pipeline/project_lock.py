@@ -57,7 +57,7 @@ class ProjectLock:
         self.owed: list[CrashedRun] = []
         """Crashes whose alert this holder sends after releasing the lock."""
 
-    def __enter__(self) -> "ProjectLock":
+    def __enter__(self) -> ProjectLock:
         self.lock.acquire()
         try:
             self.state = open_state(self.project)

@@ -8,7 +8,7 @@ come from `[quality]` in cartflow.toml.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Iterable
 
 from cartflow.config import Project, QualitySection
@@ -63,7 +63,7 @@ def freshness(project: Project, state: StateStore, now: datetime | None = None) 
     cfg = project.config.quality
     if cfg.freshness_max_hours is None:
         return []
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     limit = timedelta(hours=cfg.freshness_max_hours)
     newest = _newest_event(project) if cfg.freshness_basis == "event" else _newest_arrival(project, state)
     breaches = []
@@ -84,7 +84,7 @@ def _newest_arrival(project: Project, state: StateStore) -> dict[str, datetime |
     for m in state.manifests():
         if m.source in newest:
             when = datetime.fromisoformat(m.extracted_at)
-            when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+            when = when if when.tzinfo else when.replace(tzinfo=UTC)
             if newest[m.source] is None or when > newest[m.source]:  # type: ignore[operator]
                 newest[m.source] = when
     return newest
@@ -104,7 +104,7 @@ def _newest_event(project: Project) -> dict[str, datetime | None]:
     finally:
         con.close()
     if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return {"order_lines": value}
 
 

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 
 def run_pipeline(project: Project, *, trigger: str = "manual", reporter: Reporter | None = None,
-                 restate: "Restatement | None" = None, run_id: str | None = None,
+                 restate: Restatement | None = None, run_id: str | None = None,
                  select: tuple[str, ...] = (), full_refresh: bool = False) -> RunResult:
     """One whole run under the project lock; `restate` restates a date range (or given batches).
 

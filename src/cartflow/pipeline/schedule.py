@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -46,7 +46,7 @@ class Fired:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def fire_times(cron: str, after: datetime, until: datetime, tz: ZoneInfo) -> list[datetime]:
@@ -57,11 +57,11 @@ def fire_times(cron: str, after: datetime, until: datetime, tz: ZoneInfo) -> lis
         nxt = it.get_next(datetime)
         if nxt > until:
             return out
-        out.append(nxt.astimezone(timezone.utc))
+        out.append(nxt.astimezone(UTC))
 
 
 def next_fire(cron: str, after: datetime, tz: ZoneInfo) -> datetime:
-    return croniter(cron, after.astimezone(tz)).get_next(datetime).astimezone(timezone.utc)
+    return croniter(cron, after.astimezone(tz)).get_next(datetime).astimezone(UTC)
 
 
 class Scheduler:
@@ -91,7 +91,7 @@ class Scheduler:
         return datetime.fromisoformat(value) if value else None
 
     def _set_last(self, job: str, at: datetime) -> None:
-        self.state.set_watermark(WATERMARK_SOURCE, job, at.astimezone(timezone.utc).isoformat())
+        self.state.set_watermark(WATERMARK_SOURCE, job, at.astimezone(UTC).isoformat())
 
     def catchup(self, job: ScheduleJob) -> bool:
         return self.cfg.catchup if job.catchup is None else job.catchup

@@ -29,18 +29,18 @@ class Scalar:
 
 @dataclass(frozen=True)
 class Array:
-    item: "Type"
+    item: Type
 
 
 @dataclass(frozen=True)
 class Struct:
-    fields: tuple[tuple[str, "Type"], ...]
+    fields: tuple[tuple[str, Type], ...]
 
 
 @dataclass(frozen=True)
 class Map:
-    key: "Type"
-    value: "Type"
+    key: Type
+    value: Type
 
 
 Type = Union[Scalar, Array, Struct, Map]

@@ -41,7 +41,7 @@ ATTEMPTS = 20
 class LockHeld(Exception):
     """Another process holds the lock; the message names the holder (`holder`, when it is known)."""
 
-    def __init__(self, message: str, holder: "Holder | None" = None) -> None:
+    def __init__(self, message: str, holder: Holder | None = None) -> None:
         super().__init__(message)
         self.holder = holder
 
@@ -81,7 +81,7 @@ def parse_holder(text: str) -> Holder | None:
         return None
 
 
-_held: "weakref.WeakSet[RunLock]" = weakref.WeakSet()
+_held: weakref.WeakSet[RunLock] = weakref.WeakSet()
 
 
 def _forget_in_child() -> None:
@@ -181,7 +181,7 @@ class RunLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         self.acquire()
         return self
 

@@ -14,7 +14,7 @@ import sys
 import warnings
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -55,7 +55,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "run_id": getattr(record, "run_id", None),
@@ -71,7 +71,7 @@ class TextFormatter(logging.Formatter):
     """`2026-01-02T03:04:05Z INFO [run 2026…-ab12cd] cartflow.pipeline.run: message key=value`."""
 
     def format(self, record: logging.LogRecord) -> str:
-        ts = datetime.fromtimestamp(record.created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        ts = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
         line = (f"{ts} {record.levelname} [run {getattr(record, 'run_id', None) or '-'}] "
                 f"{record.name}: {record.getMessage()}{' ' + extras if extras else ''}")

@@ -107,7 +107,7 @@ class PostgresState(StateStore):
         super().__init__(PostgresDialect(dsn, schema))
 
     @classmethod
-    def from_env(cls, dsn_env: str, schema: str = "cartflow") -> "PostgresState":
+    def from_env(cls, dsn_env: str, schema: str = "cartflow") -> PostgresState:
         dsn = os.environ.get(dsn_env)
         if not dsn:
             raise StateConfigError(

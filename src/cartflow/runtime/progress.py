@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-
 LABELS = ("extract", "bronze", "transform", "publish", "serving")
 """The short fixed labels a progress display shows, one per kind of stage."""
 _ALIASES = {"silver": "transform", "gold": "transform", "restate": "transform", "sqlmesh": "transform"}

@@ -14,7 +14,7 @@ import base64
 import json
 import random
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
@@ -151,7 +151,7 @@ def _parse_since(value: str | None) -> datetime | None:
         ts = datetime.fromisoformat(text)
     except ValueError:
         raise HTTPException(422, f"updated_since {value!r} is not an ISO 8601 timestamp") from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -159,4 +159,4 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

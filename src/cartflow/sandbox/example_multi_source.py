@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cartflow.runtime.progress import QuietReporter, Reporter
-from cartflow.pipeline.run import RunResult, run_pipeline
 from cartflow.lake.storage import open_lake
-
+from cartflow.pipeline.run import RunResult, run_pipeline
+from cartflow.runtime.progress import QuietReporter, Reporter
 from cartflow.sandbox.server import DSN_ENV, KEY_ENV, SandboxInfo
 
 TOML = """# The multi-source system (seed: cartflow/sandbox/seed_data/multi_source), as cartflow sources.

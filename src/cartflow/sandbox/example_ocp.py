@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cartflow.runtime.progress import QuietReporter, Reporter
-from cartflow.pipeline.run import RunResult, run_pipeline
 from cartflow.lake.storage import open_lake
+from cartflow.pipeline.run import RunResult, run_pipeline
+from cartflow.runtime.progress import QuietReporter, Reporter
 
 TOKEN_ENV = "OCP_PRODUCTS_API_TOKEN"
 

@@ -41,7 +41,7 @@ class MultiSourceData:
     sales: list[dict] = field(default_factory=list)
     rates: list[dict] = field(default_factory=list)
 
-    def extend(self, other: "MultiSourceData") -> "MultiSourceData":
+    def extend(self, other: MultiSourceData) -> MultiSourceData:
         for name in ("customers", "products", "transactions", "sales", "rates"):
             getattr(self, name).extend(getattr(other, name))
         return self

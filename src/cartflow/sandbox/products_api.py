@@ -13,7 +13,7 @@ import io
 import json
 import random
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Header, HTTPException, Query, Response
@@ -77,4 +77,4 @@ def create_products_api(store: ProductStore, *, token: str | None = None, faults
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

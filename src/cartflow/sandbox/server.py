@@ -92,7 +92,7 @@ class Sandbox:
         self.data: Any = None
         """Every row the sandbox serves (MultiSourceData): seed, plus generated unless seed_only."""
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         self.start()
         return self
 

@@ -24,9 +24,8 @@ from typing import Any
 
 import duckdb
 
-from cartflow.lake.storage import Storage
 from cartflow.lake.marts import published_tables
-
+from cartflow.lake.storage import Storage
 
 READ_ONLY = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 

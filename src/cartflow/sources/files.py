@@ -29,13 +29,19 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Callable, TypeVar
 
 from cartflow.config import FilesSource, Project
-from cartflow.lake.raw import (Rejection, batch_id_of_bytes, batch_id_of_file, land_file, landed_versions,
-                               record_rejection)
+from cartflow.lake.raw import (
+    Rejection,
+    batch_id_of_bytes,
+    batch_id_of_file,
+    land_file,
+    landed_versions,
+    record_rejection,
+)
 from cartflow.lake.storage import Storage
 from cartflow.runtime.progress import Reporter
 from cartflow.runtime.state import Manifest, StateStore
@@ -332,13 +338,13 @@ def _free(storage: Storage, key: str) -> str:
     if not storage.exists(key):
         return key
     stem, dot, ext = key.rpartition(".")
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     return f"{stem}.{stamp}.{ext}" if dot and "/" not in ext else f"{key}.{stamp}"
 
 
 def _today() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

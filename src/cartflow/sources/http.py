@@ -23,7 +23,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -68,7 +68,7 @@ def extract_http(storage: Storage, state: StateStore, reporter: Reporter, name: 
                  run_id: str | None, *, client: httpx.Client | None = None, sleep: Any = time.sleep) -> HttpExtract:
     """Fetch every page, then land them and advance the watermark; raise SourceError on failure."""
     t0 = time.perf_counter()
-    started = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    started = datetime.now(UTC).isoformat(timespec="microseconds")
     previous = state.watermark(name, source.entity)
     since = since_param(source, previous)
     own_client = client is None
@@ -223,7 +223,7 @@ def _key(value: Any) -> tuple[int, Any]:
     text = str(value)
     try:
         ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return (1, ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc))
+        return (1, ts if ts.tzinfo else ts.replace(tzinfo=UTC))
     except ValueError:
         return (2, text)
 

@@ -21,7 +21,7 @@ import random
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
@@ -246,7 +246,7 @@ def _chunk(rows: list[tuple[Any, ...]], described: list[tuple[str, str]], schema
             values = [None if v is None else _text(v) for v in values]
         elif pa.types.is_timestamp(target) and target.tz:
             # naive UTC, then tagged: pyarrow would import pandas to convert aware datetimes
-            values = [None if v is None else v.astimezone(timezone.utc).replace(tzinfo=None) for v in values]
+            values = [None if v is None else v.astimezone(UTC).replace(tzinfo=None) for v in values]
             arrays.append(pa.array(values, type=pa.timestamp("us")).cast(target))
             continue
         arrays.append(pa.array(values, type=target))
@@ -257,7 +257,7 @@ def _text(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat() if value.tzinfo else value.isoformat()
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (dict, list)):
@@ -274,7 +274,7 @@ def _older(newest: Any, previous: str, type_name: str) -> bool:
         if isinstance(newest, datetime):
             prev = datetime.fromisoformat(previous)
             if newest.tzinfo and prev.tzinfo is None:
-                prev = prev.replace(tzinfo=timezone.utc)
+                prev = prev.replace(tzinfo=UTC)
             return newest < prev
         if isinstance(newest, date):
             return newest < date.fromisoformat(previous)

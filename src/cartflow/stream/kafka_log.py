@@ -90,7 +90,7 @@ class KafkaLog:
             raise LogUnavailable(f"Kafka at {self.bootstrap_servers} did not acknowledge "
                                  f"{left or len(errors)} event(s): {errors[:1] or 'timeout'}")
 
-    def consumer(self, group: str) -> "KafkaConsumer":
+    def consumer(self, group: str) -> KafkaConsumer:
         return KafkaConsumer(self, group)
 
     def read_range(self, partition: int, start: int, end: int) -> list[Event]:

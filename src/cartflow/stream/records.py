@@ -19,14 +19,29 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from cartflow.entities import (DEFAULT_EARLIEST, DEFAULT_FUTURE_DAYS, INT64_MAX, INT64_MIN, ORDER_LINES, Column,
-                               DateWindow)
-from cartflow.entities.values import (MAX_NUMBER_TEXT, check_decimal, check_instant, check_integer, check_text,
-                                      fits_money, parse_decimal, parse_whole)
+from cartflow.entities import (
+    DEFAULT_EARLIEST,
+    DEFAULT_FUTURE_DAYS,
+    INT64_MAX,
+    INT64_MIN,
+    ORDER_LINES,
+    Column,
+    DateWindow,
+)
+from cartflow.entities.values import (
+    MAX_NUMBER_TEXT,
+    check_decimal,
+    check_instant,
+    check_integer,
+    check_text,
+    fits_money,
+    parse_decimal,
+    parse_whole,
+)
 from cartflow.stream.body import TOO_DEEP, BodyError, Malformed, split_body
 from cartflow.stream.fast_lane import checks_for, content_event_id, encode_event, fast_values
 from cartflow.stream.log import OutgoingEvent
@@ -369,5 +384,5 @@ def parse_invoice_date(text: str, date_format: str = DEFAULT_DATE_FORMAT) -> dat
     except ValueError:
         return None
     if ts.tzinfo is not None:
-        ts = ts.astimezone(timezone.utc).replace(tzinfo=None)
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
     return ts

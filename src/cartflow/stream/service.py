@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from cartflow.config import Project
 from cartflow.lake.storage import open_lake
 from cartflow.runtime.backends import open_state
-from cartflow.config import Project
 from cartflow.serving.store import ServingStore, open_store
 from cartflow.stream.consumers import ConsumerRunner, LagReporter
 from cartflow.stream.deadletter import DeadLetterLog, open_dead_letters

@@ -28,8 +28,7 @@ import time
 from decimal import Decimal
 from typing import Callable, TypeVar
 
-from cartflow.serving.store import (RejectedLines, ServingLine, ServingStore, amounts, line_type_of,
-                                    normalise_customer)
+from cartflow.serving.store import RejectedLines, ServingLine, ServingStore, amounts, line_type_of, normalise_customer
 from cartflow.stream.consumers import commit_offsets
 from cartflow.stream.deadletter import DeadLetterLog
 from cartflow.stream.log import Event, LogConsumer

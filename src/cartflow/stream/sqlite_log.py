@@ -126,7 +126,7 @@ class SqliteLog:
                                    (time.time() - self.retention_seconds,))
             return cur.rowcount
 
-    def consumer(self, group: str) -> "SqliteConsumer":
+    def consumer(self, group: str) -> SqliteConsumer:
         return SqliteConsumer(self, group)
 
     def read_range(self, partition: int, start: int, end: int) -> list[Event]:

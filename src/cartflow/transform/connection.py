@@ -23,17 +23,17 @@ class MergingDuckDBConnectionConfig(DuckDBConnectionConfig):
     """`DuckDBConnectionConfig` that builds our `MergingDuckDBEngineAdapter` (a cheaper unique-key merge)."""
 
     @property
-    def _engine_adapter(self) -> t.Type[DuckDBEngineAdapter]:
+    def _engine_adapter(self) -> type[DuckDBEngineAdapter]:
         return MergingDuckDBEngineAdapter
 
 
 class SetupDuckDBConnectionConfig(MergingDuckDBConnectionConfig):
     """`DuckDBConnectionConfig` whose cursors also get `setup(cursor)` (e.g. httpfs + S3 secret)."""
 
-    setup: t.Optional[Setup] = Field(default=None, exclude=True, repr=False)
+    setup: Setup | None = Field(default=None, exclude=True, repr=False)
 
     @property
-    def _cursor_init(self) -> t.Optional[t.Callable[[t.Any], None]]:
+    def _cursor_init(self) -> t.Callable[[t.Any], None] | None:
         base = super()._cursor_init
         setup = self.setup
 

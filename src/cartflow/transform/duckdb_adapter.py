@@ -32,10 +32,10 @@ class MergingDuckDBEngineAdapter(DuckDBEngineAdapter):
         self,
         target_table: t.Any,
         source_table: t.Any,
-        target_columns_to_types: t.Optional[t.Dict[str, exp.DataType]],
+        target_columns_to_types: dict[str, exp.DataType] | None,
         key: t.Sequence[exp.Expr],
         is_unique_key: bool,
-        source_columns: t.Optional[t.List[str]] = None,
+        source_columns: list[str] | None = None,
     ) -> None:
         if not all(isinstance(part, exp.Column) for part in key):
             # an expression key (e.g. a partition transform): SQLMesh's own way

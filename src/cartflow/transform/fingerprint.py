@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from collections.abc import Iterable
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 PLANNED_FOLDERS = ("models", "macros", "audits")

@@ -10,7 +10,7 @@ and `<project>/tests/*.yaml`) and every model's audits against the deployed tabl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +117,7 @@ def check_project(settings: TransformSettings) -> CheckResult:
         if context.state_reader.get_environment("prod") is None:
             result.audits_skipped = "no tables yet: audits run after the first `cartflow run`"
             return result
-        end = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        end = datetime.now(UTC).strftime("%Y-%m-%d")
         for fqn, snapshot in sorted(context.snapshots.items()):
             if not snapshot.version:
                 result.audits_pending.append(short(fqn))

@@ -22,11 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 from cartflow.transform.entity_defaults import ENTITY_DEFAULTS
 from cartflow.transform.fingerprint import deployed_fingerprint, project_fingerprint, record_deployed
-from cartflow.transform.ledger import (BatchReconciliation, ReconciliationError, assert_reconciled,
-                                       reconcile as reconcile_batches)
-from cartflow.transform.project import (ProjectModelError, assemble, check_project_models, fed_models,
-                                        project_files, published_models as tagged_models, real_paths,
-                                        select as select_models, short)
+from cartflow.transform.ledger import BatchReconciliation, ReconciliationError, assert_reconciled
+from cartflow.transform.ledger import reconcile as reconcile_batches
+from cartflow.transform.project import (
+    ProjectModelError,
+    assemble,
+    check_project_models,
+    fed_models,
+    project_files,
+    real_paths,
+    short,
+)
+from cartflow.transform.project import published_models as tagged_models
+from cartflow.transform.project import select as select_models
 from cartflow.transform.warehouse import DuckDBWarehouse, Warehouse
 
 if TYPE_CHECKING:  # SQLMesh loads (~2 s) only where a context opens: deciding "nothing new" needs none of it

@@ -58,7 +58,7 @@ class SparkSettings:
     conf: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_project(cls, project: "Project") -> "SparkSettings":
+    def from_project(cls, project: Project) -> SparkSettings:
         wh = project.config.warehouse
         return cls(master=wh.spark_master, work_dir=project.work_dir / "spark",
                    warehouse_dir=wh.spark_warehouse_dir, conf=dict(wh.spark_conf))
@@ -108,7 +108,7 @@ def _prepare(s: SparkSettings) -> None:
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
-def session(s: SparkSettings) -> "SparkSession":
+def session(s: SparkSettings) -> SparkSession:
     """The process's one SparkSession (the same one SQLMesh's gateway gets), started on first use."""
     _prepare(s)
     from pyspark.sql import SparkSession
@@ -160,7 +160,7 @@ class SparkWarehouse:
         )
 
     @property
-    def spark(self) -> "SparkSession":
+    def spark(self) -> SparkSession:
         return session(self.settings)
 
     def batch_counts(self, table: str, batch_ids: list[str]) -> dict[str, int]:
@@ -193,11 +193,11 @@ class SparkWarehouse:
     def tables(self, schemas: Iterable[str]) -> list[str]:
         return warehouse_tables(self.settings, tuple(schemas))
 
-    def published(self, storage: "Storage", objects: list["PublishedObject"]) -> None:
+    def published(self, storage: Storage, objects: list[PublishedObject]) -> None:
         write_catalog(self.settings)
         write_mirror(self.path, objects)
 
-    def catalog_tables(self, storage: "Storage | None" = None) -> list["WarehouseTable"]:
+    def catalog_tables(self, storage: Storage | None = None) -> list[WarehouseTable]:
         return catalog_tables(self.settings)
 
 
@@ -215,7 +215,7 @@ def warehouse_tables(s: SparkSettings, schemas: tuple[str, ...] = WAREHOUSE_LAYE
     return sorted(names)
 
 
-def write_mirror(path: Path, objects: list["PublishedObject"]) -> None:
+def write_mirror(path: Path, objects: list[PublishedObject]) -> None:
     """Views `<schema>.<table>` over each published Parquet object, in a DuckDB file."""
     import duckdb
 
@@ -251,7 +251,7 @@ def write_catalog(s: SparkSettings) -> None:
     os.replace(tmp, path)
 
 
-def catalog_tables(s: SparkSettings) -> list["WarehouseTable"]:
+def catalog_tables(s: SparkSettings) -> list[WarehouseTable]:
     """What the last Spark run recorded (`write_catalog`): no JVM is started to list tables."""
     from cartflow.transform.warehouse import WarehouseTable
 

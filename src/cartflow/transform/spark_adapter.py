@@ -37,10 +37,10 @@ class ParquetSparkEngineAdapter(SparkEngineAdapter):
     def _insert_overwrite_by_condition(
         self,
         table_name: t.Any,
-        source_queries: t.List[SourceQuery],
-        target_columns_to_types: t.Optional[t.Dict[str, exp.DataType]] = None,
-        where: t.Optional[exp.Condition] = None,
-        insert_overwrite_strategy_override: t.Optional[InsertOverwriteStrategy] = None,
+        source_queries: list[SourceQuery],
+        target_columns_to_types: dict[str, exp.DataType] | None = None,
+        where: exp.Condition | None = None,
+        insert_overwrite_strategy_override: InsertOverwriteStrategy | None = None,
         **kwargs: t.Any,
     ) -> None:
         target = exp.to_table(table_name)
@@ -64,11 +64,11 @@ class ParquetSparkEngineAdapter(SparkEngineAdapter):
         self,
         target_table: t.Any,
         source_table: t.Any,
-        target_columns_to_types: t.Optional[t.Dict[str, exp.DataType]],
+        target_columns_to_types: dict[str, exp.DataType] | None,
         unique_key: t.Sequence[exp.Expr],
-        when_matched: t.Optional[exp.Whens] = None,
-        merge_filter: t.Optional[exp.Expr] = None,
-        source_columns: t.Optional[t.List[str]] = None,
+        when_matched: exp.Whens | None = None,
+        merge_filter: exp.Expr | None = None,
+        source_columns: list[str] | None = None,
         **kwargs: t.Any,
     ) -> None:
         if when_matched or merge_filter:
@@ -114,5 +114,5 @@ class ParquetSparkConnectionConfig(SparkConnectionConfig):
     """`SparkConnectionConfig` that builds `ParquetSparkEngineAdapter`."""
 
     @property
-    def _engine_adapter(self) -> t.Type[SparkEngineAdapter]:
+    def _engine_adapter(self) -> type[SparkEngineAdapter]:
         return ParquetSparkEngineAdapter

@@ -86,16 +86,16 @@ class Warehouse(Protocol):
         """Fully qualified names of the tables and views in `schemas`, sorted."""
         ...
 
-    def published(self, storage: "Storage", objects: list[PublishedObject]) -> None:
+    def published(self, storage: Storage, objects: list[PublishedObject]) -> None:
         """Called after a publish: whatever this engine keeps about what was published."""
         ...
 
-    def catalog_tables(self, storage: "Storage | None" = None) -> list[WarehouseTable]:
+    def catalog_tables(self, storage: Storage | None = None) -> list[WarehouseTable]:
         """silver/gold for `cartflow catalog`: read-only, never blocks or starts an engine."""
         ...
 
 
-def open_warehouse(project: "Project", storage: "Storage | None" = None) -> Warehouse:
+def open_warehouse(project: Project, storage: Storage | None = None) -> Warehouse:
     """The project's warehouse: the one place that reads `[warehouse] engine`."""
     wh = project.config.warehouse
     if wh.engine == "spark":
@@ -105,7 +105,7 @@ def open_warehouse(project: "Project", storage: "Storage | None" = None) -> Ware
     return DuckDBWarehouse(project.warehouse_path, setup=lake_setup(storage), config={"memory_limit": wh.memory_limit})
 
 
-def lake_setup(storage: "Storage | None") -> Setup | None:
+def lake_setup(storage: Storage | None) -> Setup | None:
     """What a DuckDB connection needs before it reads the lake (httpfs + secret on s3://), if anything."""
     return storage.prepare_duckdb if storage is not None else None
 
@@ -168,10 +168,10 @@ class DuckDBWarehouse:
                                "WHERE table_schema IN (SELECT unnest(?)) ORDER BY 1", [list(schemas)]).fetchall()
         return [r[0] for r in rows]
 
-    def published(self, storage: "Storage", objects: list[PublishedObject]) -> None:
+    def published(self, storage: Storage, objects: list[PublishedObject]) -> None:
         """Nothing to keep: readers of the DuckDB warehouse read the warehouse itself."""
 
-    def catalog_tables(self, storage: "Storage | None" = None) -> list[WarehouseTable]:
+    def catalog_tables(self, storage: Storage | None = None) -> list[WarehouseTable]:
         if not self.path.exists():
             return []
         import duckdb

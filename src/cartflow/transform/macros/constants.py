@@ -11,7 +11,6 @@ join (minutes at 500k lines), with a bound it hashes.
 from __future__ import annotations
 
 from sqlglot import exp
-
 from sqlmesh import macro
 
 UNKNOWN_ID = "unknown"

@@ -22,7 +22,6 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal
 
 from sqlglot import exp
-
 from sqlmesh import macro
 
 import cartflow.entities as entities

@@ -16,7 +16,6 @@ the patterns use `[0-9]` rather than `\\d` so no backslash has to survive transp
 from __future__ import annotations
 
 from sqlglot import exp
-
 from sqlmesh import macro
 
 ISO = "^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})([ T].*)?$"

@@ -9,7 +9,6 @@ the generator of each engine then writes its own function.
 from __future__ import annotations
 
 from sqlglot import exp
-
 from sqlmesh import macro
 
 from cartflow.transform.macros.dates import strptime_expression

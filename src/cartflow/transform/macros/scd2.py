@@ -17,7 +17,6 @@ Columns out, in this order: sk, key, version, valid_from, valid_to, source, trac
 from __future__ import annotations
 
 from sqlglot import exp
-
 from sqlmesh import macro
 
 
