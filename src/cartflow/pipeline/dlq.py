@@ -23,13 +23,13 @@ from __future__ import annotations
 import builtins
 import importlib
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from cartflow.config import Project
+from cartflow.runtime.sqlite import connect
 from cartflow.runtime.state import utcnow
 
 
@@ -119,8 +119,7 @@ class ReplayLog:
         path = project.state_path.parent / "dlq.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = connect(path)
         self._db.execute("CREATE TABLE IF NOT EXISTS replays (provider TEXT NOT NULL, item_id TEXT NOT NULL, "
                          "replayed_at TEXT NOT NULL, outcome TEXT NOT NULL, run_id TEXT, note TEXT, "
                          "PRIMARY KEY (provider, item_id))")

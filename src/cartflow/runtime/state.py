@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from cartflow.runtime.sqlite import connect
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifests (
     source TEXT NOT NULL,
@@ -304,10 +306,8 @@ class SqliteDialect:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.where = str(path)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db = connect(path)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
 
     def create_tables(self, statements: list[str], added: dict[str, tuple[str, ...]]) -> None:
         self._db.executescript(";\n".join(statements) + ";")

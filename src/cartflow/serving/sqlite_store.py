@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from cartflow.runtime.group_commit import GroupCommit
+from cartflow.runtime.sqlite import connect
 from cartflow.runtime.state import utcnow
 from cartflow.serving.documents import invoice_document
 from cartflow.serving.store import (
@@ -136,9 +137,7 @@ class SqliteStore:
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            db = connect(self.path)
             self._local.db = db
             self._connections.append(db)
         return db

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cartflow.config import Project
+from cartflow.runtime.sqlite import connect
 from cartflow.runtime.state import utcnow
 
 SCHEMA = """
@@ -48,9 +48,7 @@ class DeadLetterLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = connect(path)
         self._db.executescript(SCHEMA)
 
     def add(self, entries: list[tuple[str, list[dict[str, Any]], str]], *, origin: str,

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from cartflow.lake.raw import land_bytes
 from cartflow.lake.storage import Storage
+from cartflow.runtime.sqlite import connect
 from cartflow.runtime.state import StateStore
 from cartflow.stream.deadletter import DeadLetterLog
 from cartflow.stream.log import Event, EventLog, LogConsumer
@@ -73,9 +73,7 @@ class RawSink:
         self.source, self.topic = source, topic
         self.flush_rows, self.flush_seconds, self.dedupe_seconds = flush_rows, flush_seconds, dedupe_seconds
         sink_db.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(sink_db, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = connect(sink_db)
         self._db.executescript(SCHEMA)
         if "content_hash" not in {r[1] for r in self._db.execute("PRAGMA table_info(claimed_events)")}:
             self._db.execute("ALTER TABLE claimed_events ADD COLUMN content_hash TEXT")  # files before the check

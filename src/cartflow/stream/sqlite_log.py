@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from cartflow.runtime.group_commit import GroupCommit
+from cartflow.runtime.sqlite import connect
 from cartflow.stream.log import AssignmentCallback, Event, LogUnavailable, OutgoingEvent, partition_for
 
 SCHEMA = """
@@ -49,11 +50,7 @@ _appended = threading.Condition()  # wakes this process's consumers right after 
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")  # the WAL is fsynced at each commit: durable before the ack
-    db.execute("PRAGMA busy_timeout=30000")
-    return db
+    return connect(path)  # synchronous=FULL: the WAL is fsynced at each commit, durable before the ack
 
 
 class SqliteLog:
