@@ -66,9 +66,9 @@ chaos: $(SYNC_STAMP)  ## the whole chaos suite at full size (~45 min on a quiet 
 # bench: scales 1, 10 and 50, one round: cartflow, pandas, the DuckDB same-job baseline and CSV copy
 # (PySpark at 10 only); the incremental day at 10 through the CLI; no-op `run` and one-row `sql` vs a
 # bare `import duckdb`; streaming (three-process setup, paced 20,000/s); multi-source extraction.
-# ~45 min on an idle 2-core machine today, most of it cartflow at scale 50. BENCH_ARGS="--runs 3" for
+# ~25 min on an idle 2-core machine (22 min on 2026-12-05), half of it cartflow at scale 50. BENCH_ARGS="--runs 3" for
 # medians of three rounds; benchmarks/__main__.py lists every option.
-bench: $(SYNC_STAMP)  ## every issue-15 target, scales 1/10/50 (~45 min) -> docs/benchmarks.md
+bench: $(SYNC_STAMP)  ## every issue-15 target, scales 1/10/50 (~25 min) -> docs/benchmarks.md
 	$(UV) run python -m benchmarks $(BENCH_ARGS)
 
 bench-quick: $(SYNC_STAMP)  ## the same at scale 1, one round, no PySpark/multi-source (~10 min)

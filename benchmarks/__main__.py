@@ -7,7 +7,7 @@
     python -m benchmarks --render FILE     # only re-render docs/benchmarks.md from saved results
 
 `make bench` runs the defaults: every target row of issue 15 in one invocation (about
-45 minutes on an idle 2-core machine today, most of it cartflow at scale 50); `make
+25 minutes on an idle 2-core machine, half of it cartflow at scale 50); `make
 bench-quick` measures at scale 1 only, one round, without PySpark and multi-source.
 """
 

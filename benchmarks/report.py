@@ -9,8 +9,10 @@ from importlib import metadata
 from typing import Any
 
 from benchmarks.analysis import analysis, compared_batch
+from benchmarks.misses import render_misses
 from benchmarks.report_sections import render_checks, render_light
-from benchmarks.targets import render_profile, render_targets as render_issue15
+from benchmarks.targets import render_profile
+from benchmarks.targets import render_targets as render_issue15
 
 GIB = 2**30
 MIB = 2**20
@@ -109,6 +111,7 @@ def render(results: dict[str, Any]) -> str:
       "bench-quick` (scale 1, one round); the raw figures are in `benchmarks/results.json`. Benchmarks "
       "are not tests: they never fail CI.\n")
     w(render_issue15(results))
+    w(render_misses(results))
     w(_shared_note(results) + (f" {args['note']}" if args.get("note") else "") + "\n")
     w("Every implementation runs in its own subprocess, one after the other, so wall time is "
       "the whole process (interpreter start, imports and JVM start included) and peak RSS is per "
@@ -333,7 +336,7 @@ def render(results: dict[str, Any]) -> str:
     w("## How to run\n")
     w("```bash")
     w("make bench          # every row above: scales 1, 10 and 50 (one round), PySpark at 10, the incremental day")
-    w("                    # at 10, light commands, streaming, multi-source: ~45 min on an idle 2-core machine")
+    w("                    # at 10, light commands, streaming, multi-source: ~25 min on an idle 2-core machine")
     w("make bench-quick    # scale 1, one round, no PySpark, no multi-source: ~10 min")
     w('make bench BENCH_ARGS="--runs 3"                                      # medians of three rounds (~20 min more)')
     w("uv run python -m benchmarks --scales 10 --skip pyspark,pandas,streaming,multisource,light")
