@@ -9,9 +9,10 @@ from pathlib import Path
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
-def connect(path: Path | str, *, synchronous: str = "FULL",
-            timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
-    """A WAL-mode, autocommit connection that waits out other processes instead of failing.
+def connect(path: Path | str, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
+    """A WAL-mode, synchronous=FULL, autocommit connection that waits out other processes.
+
+    FULL: the WAL is fsynced at each commit, so what a caller acknowledges is durable.
 
     Switching a file to WAL needs an exclusive lock, and SQLite answers `database is locked`
     at once, without calling the busy handler, when two processes open a new file at the same
@@ -26,10 +27,11 @@ def connect(path: Path | str, *, synchronous: str = "FULL",
             db.execute("PRAGMA journal_mode=WAL")
             break
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+            contended = "locked" in str(exc) or "busy" in str(exc)
+            if not contended or time.monotonic() > deadline:
                 db.close()
                 raise
             time.sleep(pause)
             pause = min(pause * 2, 0.5)
-    db.execute(f"PRAGMA synchronous={synchronous}")
+    db.execute("PRAGMA synchronous=FULL")
     return db

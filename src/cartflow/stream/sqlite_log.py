@@ -50,7 +50,7 @@ _appended = threading.Condition()  # wakes this process's consumers right after 
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    return connect(path)  # synchronous=FULL: the WAL is fsynced at each commit, durable before the ack
+    return connect(path)  # durable before the ack: connect() fsyncs the WAL at each commit
 
 
 class SqliteLog:
