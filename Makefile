@@ -35,9 +35,9 @@ test-fast: $(SYNC_STAMP)  ## the tier to run while developing (under 5 min): eve
 	$(UV) run pytest -m "not slow and not chaos"
 
 # lint: ruff's rules, mypy on src/ and the import layers contract (pyproject.toml); about a minute.
-# `ruff format --check` joins it after the tree-wide format pass.
+# `ruff format` is not applied: the reason is in pyproject.toml.
 lint: $(SYNC_STAMP)  ## ruff check, mypy (src/), import-linter layers: what CI checks before the tests
-	$(UV) run --frozen ruff check src tests
+	$(UV) run --frozen ruff check src tests benchmarks scripts
 	$(UV) run --frozen mypy
 	$(UV) run --frozen lint-imports
 

@@ -49,7 +49,7 @@ def _drop(files: list[Path], landing: Path) -> None:
 
 
 class _TimedStage:
-    def __init__(self, reporter: "TimingReporter", name: str) -> None:
+    def __init__(self, reporter: TimingReporter, name: str) -> None:
         self.reporter, self.name, self.start = reporter, name, time.perf_counter()
 
     def advance(self, n: int = 1, detail: str | None = None) -> None:

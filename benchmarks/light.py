@@ -62,7 +62,7 @@ def run(work: Path, project: Path | None, rounds: int = 5) -> dict[str, Any]:
                 if name.startswith("cartflow")}
     out: dict[str, Any] = {"ok": True, "rounds": rounds, "project": str(project), "sql": SQL, "commands": {}}
     for name in commands:
-        ratios = [s / b for s, b in zip(seconds[name], bare)]
+        ratios = [s / b for s, b in zip(seconds[name], bare, strict=True)]
         out["commands"][name] = {"median": statistics.median(seconds[name]), "min": min(seconds[name]),
                                  "max": max(seconds[name]), "rss": rss[name],
                                  "over_import": statistics.median(ratios), "imports": profiles.get(name)}

@@ -121,7 +121,7 @@ async def paced(client: httpx.AsyncClient, lines: list[dict], start: int, rate: 
             errors += 1
 
     posts, p0 = [], time.perf_counter()
-    for k, (body, invoice) in enumerate(zip(bodies, invoices)):
+    for k, (body, invoice) in enumerate(zip(bodies, invoices, strict=True)):
         await asyncio.sleep(max(0.0, p0 + k * interval - time.perf_counter()))
         posts.append(asyncio.create_task(post(body, invoice)))
     await asyncio.gather(*posts)
@@ -235,7 +235,7 @@ async def main(url: str, path: str, events: int, key: str) -> None:
             offset += int(PACED_SECONDS * rate)
         await wait_caught_up(client, lines[0])  # the GET phase below measures reads, not a draining backlog
 
-        invoices = sorted({l["InvoiceNo"] for l in lines})[:2000]
+        invoices = sorted({line["InvoiceNo"] for line in lines})[:2000]
         get_ms: list[float] = []
         get_errors = 0
         stop_at = time.perf_counter() + GET_SECONDS
