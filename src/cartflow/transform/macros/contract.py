@@ -118,6 +118,27 @@ def too_long(evaluator, value, entity_name, column_name) -> exp.Expression:
 
 
 @macro()
+def reason_field(evaluator, reason, entity_name) -> exp.Expression:
+    """The column a quarantine reason points at, from the entity's contract (`Reason.field`).
+
+    One mapping for silver, the API's dead letters and the docs: a reason the contract gives
+    no field (a duplicate row) yields NULL, and a new reason needs no SQL edit here.
+    """
+    by_field: dict[str, list[str]] = {}
+    for r in entities.entity(_name(entity_name)).reasons:
+        if r.field is not None:
+            by_field.setdefault(r.field, []).append(r.code)
+    value = _sql(reason)
+    whens = " ".join(f"WHEN {value} IN ({', '.join(_quote(c) for c in codes)}) THEN {_quote(field)}"
+                     for field, codes in by_field.items())
+    return exp.maybe_parse(f"CASE {whens} END", dialect="duckdb")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@macro()
 def in_range(evaluator, value, entity_name, column_name) -> exp.Expression:
     """TRUE when a parsed number lies within the contract's bounds (for keeping it, e.g. an age)."""
     column = contract_column(entity_name, column_name)

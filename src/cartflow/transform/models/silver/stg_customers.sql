@@ -217,10 +217,7 @@ SELECT
     2
   ), '') AS issues,
   reason,
-  CASE
-    WHEN reason IN ('missing_field:customer_id', 'too_long:customer_id', 'duplicate_key') THEN 'customer_id'
-    WHEN reason = 'out_of_range:updated_at' THEN 'updated_at'
-  END AS field,
+  @reason_field(reason, 'customers') AS field,
   CASE
     WHEN reason IN ('missing_field:customer_id', 'too_long:customer_id', 'duplicate_key') THEN raw_customer_id
     WHEN reason = 'out_of_range:updated_at' THEN raw_updated_at

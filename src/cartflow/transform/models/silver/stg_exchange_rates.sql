@@ -119,13 +119,7 @@ SELECT
   rate_day AS rate_date,
   rate_date_reading,
   reason,
-  CASE
-    WHEN reason IN ('missing_field:currency_code', 'invalid_currency_code') THEN 'currency_code'
-    WHEN reason IN ('missing_field:rate_date', 'ambiguous_date', 'unparseable:rate_date', 'out_of_range:rate_date')
-      THEN 'rate_date'
-    WHEN reason IN ('missing_field:exchange_rate', 'unparseable:exchange_rate', 'non_positive_rate',
-                    'base_rate_not_one', 'duplicate_rate') THEN 'exchange_rate'
-  END AS field,
+  @reason_field(reason, 'exchange_rates') AS field,
   CASE
     WHEN reason IN ('missing_field:currency_code', 'invalid_currency_code') THEN raw_currency_code
     WHEN reason IN ('missing_field:rate_date', 'ambiguous_date', 'unparseable:rate_date', 'out_of_range:rate_date')

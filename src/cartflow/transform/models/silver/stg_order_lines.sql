@@ -177,16 +177,7 @@ classified AS (
 with_field AS (
   SELECT
     classified.*,
-    CASE
-      WHEN reason = 'out_of_range:line_amount' THEN 'unit_price'
-      WHEN reason LIKE 'missing_field:%' OR reason LIKE 'unparseable:%'
-        OR reason LIKE 'out_of_range:%' OR reason LIKE 'too_long:%'
-        THEN SUBSTRING(reason, STRPOS(reason, ':') + 1)
-      WHEN reason IN ('stock_note', 'zero_quantity', 'cancellation_positive_quantity')
-        THEN 'quantity'
-      WHEN reason = 'non_positive_price_sale' THEN 'unit_price'
-      WHEN reason = 'malformed_row' THEN 'row'
-    END AS field
+    @reason_field(reason, 'order_lines') AS field
   FROM classified
 )
 

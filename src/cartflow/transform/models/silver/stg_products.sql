@@ -134,10 +134,7 @@ SELECT
     2
   ), '') AS issues,
   reason,
-  CASE
-    WHEN reason IN ('missing_field:product_id', 'too_long:product_id', 'duplicate_key') THEN 'product_id'
-    WHEN reason = 'out_of_range:updated_at' THEN 'updated_at'
-  END AS field,
+  @reason_field(reason, 'products') AS field,
   CASE
     WHEN reason IN ('missing_field:product_id', 'too_long:product_id', 'duplicate_key') THEN raw_product_id
     WHEN reason = 'out_of_range:updated_at' THEN raw_updated_at

@@ -159,15 +159,7 @@ reasoned AS (
 located AS (
   SELECT
     reasoned.*,
-    CASE
-      WHEN reason IN ('missing_field:transaction_id', 'duplicate_key') THEN 'transaction_id'
-      WHEN reason IN ('missing_field:transaction_date', 'ambiguous_date') THEN 'transaction_date'
-      WHEN reason IN ('missing_field:quantity', 'non_positive_quantity') THEN 'quantity'
-      WHEN reason IN ('missing_field:price', 'non_positive_price') THEN 'price'
-      WHEN reason IN ('invalid_currency', 'missing_exchange_rate') THEN 'currency'
-      WHEN reason = 'malformed_record' THEN 'row'
-      WHEN reason LIKE '%:%' THEN SUBSTRING(reason, STRPOS(reason, ':') + 1)
-    END AS field
+    @reason_field(reason, 'sales') AS field
   FROM reasoned
 )
 
