@@ -8,12 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.targets import PACED_TARGET_RATE, TARGET_SCALE
-
-
-def _batch(results: dict[str, Any], scale: float) -> dict[str, Any] | None:
-    return next((b for b in results.get("batch", []) if b["scale"] == scale
-                 and b["summary"].get("cartflow", {}).get("ok")), None)
+from benchmarks.targets import PACED_TARGET_RATE, TARGET_SCALE, batch_at
 
 
 def _median(summary: dict[str, Any], name: str) -> float | None:
@@ -57,7 +52,7 @@ def _batch_misses(b: dict[str, Any]) -> list[str]:
 
 
 def _scale_miss(results: dict[str, Any]) -> list[str]:
-    ten, fifty = _batch(results, 10), _batch(results, 50)
+    ten, fifty = batch_at(results, 10), batch_at(results, 50)
     if not ten or not fifty:
         return []
     c10, c50 = ten["summary"]["cartflow"], fifty["summary"]["cartflow"]
@@ -81,7 +76,7 @@ def _incremental_miss(results: dict[str, Any]) -> list[str]:
         return []
     full, last = inc["full"]["seconds"], inc["last_day"]
     st = last.get("stage_seconds") or {}
-    ten = _batch(results, inc["scale"])
+    ten = batch_at(results, inc["scale"])
     split = (ten or {}).get("summary", {}).get("cartflow", {}).get("split") or {}
     fixed = split.get("SQLMesh load", 0) + split.get("SQLMesh plan", 0)
     return [f"* **last day ≤ 10% ({inc['ratio'] * 100:.0f}%).** The day's transform alone takes "
@@ -120,7 +115,7 @@ def _stream_misses(results: dict[str, Any]) -> list[str]:
 
 
 def render_misses(results: dict[str, Any]) -> str:
-    b = _batch(results, TARGET_SCALE)
+    b = batch_at(results, TARGET_SCALE)
     paragraphs = (_batch_misses(b) if b else []) + _scale_miss(results) + _incremental_miss(results) \
         + _stream_misses(results)
     if not paragraphs:

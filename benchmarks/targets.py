@@ -23,14 +23,14 @@ def _verdict(ok: bool, caveat: str = "") -> str:
     return ("yes" if ok else "**no**") + (f" ({caveat})" if caveat else "")
 
 
-def _batch(results: dict[str, Any], scale: float) -> dict[str, Any] | None:
+def batch_at(results: dict[str, Any], scale: float) -> dict[str, Any] | None:
     return next((b for b in results.get("batch", []) if b["scale"] == scale
                  and b["summary"].get("cartflow", {}).get("ok")), None)
 
 
 def _compared(results: dict[str, Any]) -> dict[str, Any] | None:
     """Scale 10 if it was measured, else the largest scale where pandas ran too (flagged on the page)."""
-    ten = _batch(results, TARGET_SCALE)
+    ten = batch_at(results, TARGET_SCALE)
     if ten:
         return ten
     with_pandas = [b for b in results.get("batch", []) if b["summary"].get("cartflow", {}).get("ok")
@@ -72,7 +72,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     else:
         out.append((measure, f"failed: {inc['error']}" if inc else not_run, "≤ 10%", "–"))
 
-    ten, fifty = _batch(results, 10), _batch(results, 50)
+    ten, fifty = batch_at(results, 10), batch_at(results, 50)
     if ten and fifty:
         c10, c50 = ten["summary"]["cartflow"], fifty["summary"]["cartflow"]
         t = c50["median"] / c10["median"]
