@@ -7,15 +7,15 @@ those, the Online Retail II spellings, or any names mapped in `[sources.<name>.c
 from __future__ import annotations
 
 from cartflow.entities.contract import (
-                                        INT32_MAX,
-                                        INT32_MIN,
-                                        INT64_MAX,
-                                        MONEY_MAX,
-                                        MONEY_SCALE,
-                                        Column,
-                                        Entity,
-                                        Reason,
-                                        range_reasons,
+    INT32_MAX,
+    INT32_MIN,
+    INT64_MAX,
+    MONEY_MAX,
+    MONEY_SCALE,
+    Column,
+    Entity,
+    Reason,
+    range_reasons,
 )
 
 COLUMNS = (

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from cartflow.entities.contract import (
-                                        INT32_MAX,
-                                        INT32_MIN,
-                                        MONEY_MAX,
-                                        MONEY_SCALE,
-                                        Column,
-                                        Entity,
-                                        Reason,
-                                        range_reasons,
+    INT32_MAX,
+    INT32_MIN,
+    MONEY_MAX,
+    MONEY_SCALE,
+    Column,
+    Entity,
+    Reason,
+    range_reasons,
 )
 
 COLUMNS = (
